@@ -64,8 +64,71 @@ def lightness8(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2Lab)[:, :, 0]
 
 
-def merge_lab8(L8: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """8-bit L (H, W) and float a, b (H, W, 2) to uint8 RGB (H, W, 3)."""
-    ab8 = np.clip(ab + 128.0, 0.0, 255.0)
-    lab8 = cv2.merge([L8, ab8[:, :, 0].round().astype(np.uint8), ab8[:, :, 1].round().astype(np.uint8)])
-    return cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
+# --- colorize: split a scan for the model, merge the prediction back -------------------------------
+
+_BAND_ROWS = 2048  # merge in horizontal bands so a 100 MP scan needs no full-size float buffers
+_NEUTRAL_CHROMA = 6.0  # 99th-percentile chroma below this: a neutral grey picture
+_TONED_RESIDUAL = 5.5  # 95th-percentile chroma not explained by lightness below this: a toned print
+_LIGHTNESS_BINS = 32
+
+
+def is_grayscale(pixels: np.ndarray) -> bool:
+    """True for grey pictures: grey pixels, RGB that is really grey, and toned (sepia) monochrome prints.
+
+    In a toned print the colour is a function of lightness (cream highlights, brown shadows); in a colour
+    photo, things of the same lightness have different colours. So: average a, b per lightness bin and
+    look at the chroma left over. Thresholds were set on the 40 archive prints and 500 colour photos in
+    ../shared/data (38 of 40 prints taken for grey; 16 of 500 colour photos, near-monochrome ones,
+    taken for grey: that costs an extra output, never a file).
+    """
+    if pixels.ndim == 2:
+        return True
+    height, width = pixels.shape[:2]
+    scale = min(1.0, 256.0 / max(height, width))
+    thumb = cv2.resize(pixels, (max(1, round(width * scale)), max(1, round(height * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1.0 else pixels
+    L, a, b = rgb_to_lab(thumb).reshape(-1, 3).T
+    if np.percentile(np.hypot(a, b), 99) < _NEUTRAL_CHROMA:
+        return True
+    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1)
+    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
+    mean_a = np.bincount(bins, a, _LIGHTNESS_BINS) / counts
+    mean_b = np.bincount(bins, b, _LIGHTNESS_BINS) / counts
+    residual = np.hypot(a - mean_a[bins], b - mean_b[bins])
+    return bool(np.percentile(residual, 95) < _TONED_RESIDUAL)
+
+
+def full_lightness(pixels: np.ndarray) -> np.ndarray:
+    """L at full resolution: 8-bit L (OpenCV encoding) for 8-bit pixels, float L (0..100) for 16-bit."""
+    if pixels.dtype == np.uint8:
+        return lightness8(pixels)
+    return lightness(pixels)
+
+
+def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
+    """L (0..100, float32) resized to the model's square input."""
+    small = cv2.resize(L_full, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if L_full.dtype == np.uint8:
+        small *= 1.0 / L8_PER_L
+    return small
+
+
+def merge_prediction(pixels: np.ndarray, L_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
+    """Upsample predicted a, b ((h, w, 2), Lab units) to the scan and merge with its own L.
+
+    Returns RGB of the scan's size and depth (uint8 or uint16). a, b travel as 8-bit (a + 128): one
+    unit of a or b is far below what the eye sees, and it keeps a 100 MP scan's buffers small.
+    """
+    height, width = L_full.shape
+    ab8_small = np.clip(ab_small + 128.0, 0, 255).round().astype(np.uint8)
+    ab8 = cv2.resize(ab8_small, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = np.empty((height, width, 3), pixels.dtype)
+    for top in range(0, height, _BAND_ROWS):
+        rows = slice(top, min(top + _BAND_ROWS, height))
+        if pixels.dtype == np.uint8:
+            lab8 = cv2.merge([L_full[rows], ab8[rows, :, 0], ab8[rows, :, 1]])
+            out[rows] = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
+        else:
+            rgb = merge_lab(L_full[rows], ab8[rows].astype(np.float32) - 128.0)
+            out[rows] = (rgb * 65535.0 + 0.5).astype(np.uint16)
+    return out

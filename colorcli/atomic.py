@@ -1,0 +1,44 @@
+"""Atomic file writes: a temp file in the target folder, flushed to disk, then renamed into place.
+
+A reader (or a crash, or Ctrl-C) never sees a half-written file: either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".colorcli-tmp"
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+    """Open a temp file beside `path`; on a clean exit it replaces `path`, on any error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def write_json(path: str | os.PathLike, data) -> None:
+    with atomic_write(path, "w") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n")
+
+
+def temp_files_of(path: Path) -> list[Path]:
+    """Temp files atomic_write may have left beside `path` if its process was killed outright."""
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"))

@@ -1,0 +1,102 @@
+"""`colorcli colorize`: the archive job."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+REPORT_NAME = "colorcli-report.json"
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder; the input tree is mirrored under it.")
+@click.option("--model", default=None, help="An .onnx file or a model name (default: the embedded model).")
+@click.option("--workers", default=0, type=click.IntRange(min=0), show_default="all cores",
+              help="Worker processes that read, prepare and write.")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Images per inference call.")
+@click.option("--provider", default="auto", show_default=True, type=click.Choice(["auto", "cuda", "cpu"]),
+              help="ONNX Runtime execution provider; auto uses CUDA when it really loads.")
+@click.option("--size", default=None, type=click.IntRange(min=1),
+              help="Model input size (a multiple of the model's size unit; default: its native size).")
+@click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them).")
+@click.option("--include-color", is_flag=True, help="Also colorize images that are already in colour.")
+@click.option("--format", "fmt", default="keep", show_default=True, type=click.Choice(["keep", "png", "jpg", "tif"]),
+              help="Output format; keep writes each input's own format (GIF becomes PNG).")
+@click.option("--ref", default=None, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of colour originals (same relative paths) to score the results against.")
+@click.option("--report", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help=f"JSON report of every file (default: OUT/{REPORT_NAME}).")
+@click.option("--shard", default=None, metavar="K/N",
+              help="Process only the K-th of N deterministic parts of the inputs (job arrays).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
+def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
+             ref, report, shard, quiet):
+    """Colorize grayscale images, mirroring folders under --out.
+
+    INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
+    GIF; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and metadata; images already in
+    colour are skipped. A rerun skips finished outputs, so an interrupted run just continues.
+
+    \b
+    Examples:
+      colorcli colorize ./scans --out ./color
+      colorcli colorize scan1.tif scan2.tif --out ./color --model mymodel.onnx
+      colorcli colorize ./scans --out ./color --shard 3/8      # one of 8 machines
+      colorcli colorize ./gray --out ./color --ref ./originals  # score against originals
+    """
+    from colorcli import pipeline
+    from colorcli.atomic import write_json
+    from colorcli.runtime import Colorizer
+
+    from colorcli.commands._progress import Progress
+
+    options = pipeline.Options(out=out, fmt=fmt, overwrite=overwrite, include_color=include_color,
+                               workers=workers, batch_size=batch_size, ref=ref)
+    shard_spec = pipeline.parse_shard(shard)
+    references = pipeline.index_references(ref) if ref else None
+    jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec)
+    colorizer = Colorizer.load(model, provider=provider, size=size)
+    progress = Progress(total=len(jobs) + len(conflicts), quiet=quiet)
+    progress.say(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
+                 f"on {colorizer.provider.upper()}; {len(jobs) + len(conflicts)} images")
+    started = time.time()
+    with progress:
+        for record in conflicts:
+            progress.add(record)
+        outcome = pipeline.run(jobs, colorizer, options, on_record=progress.add, references=references)
+    records = conflicts + outcome.records
+    report_path = report or out / (REPORT_NAME if not shard_spec else
+                                   f"colorcli-report-shard-{shard_spec[0]}-of-{shard_spec[1]}.json")
+    write_json(report_path, _report(records, outcome, colorizer, options, shard, started))
+    progress.summary(records, outcome, report_path)
+    if outcome.interrupted:
+        sys.exit(130)
+    sys.exit(1 if any(r["status"] == "failed" for r in records) else 0)
+
+
+def _report(records, outcome, colorizer, options, shard, started) -> dict:
+    from colorcli import __version__
+    from colorcli.commands._progress import counts, metric_summary
+
+    return {
+        "colorcli": __version__,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "seconds": round(outcome.seconds, 3),
+        "interrupted": outcome.interrupted,
+        "model": colorizer.info.describe(),
+        "provider": colorizer.provider,
+        "size": colorizer.size,
+        "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
+                    "include_color": options.include_color, "workers": options.workers or os.cpu_count(),
+                    "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
+                    "shard": shard},
+        "summary": {**counts(records), "metrics": metric_summary(records)},
+        "files": records,
+    }

@@ -1,0 +1,296 @@
+"""Reading and writing scans: every mode a scan can have, bit depth, alpha and metadata kept.
+
+Pillow reads and writes 8-bit images with their EXIF, ICC profile, DPI and PNG text. Pillow cannot hold
+16-bit RGB, so 16-bit PNGs are decoded and encoded with OpenCV (metadata chunks added by hand, below)
+and 16-bit TIFFs with tifffile. Writes are atomic: a temp file in the target folder, then a rename.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+
+from colorcli.atomic import atomic_write
+from colorcli.errors import ImageError
+
+# Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
+# a malicious header from allocating unbounded memory.
+Image.MAX_IMAGE_PIXELS = 1_000_000_000
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+INPUT_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+FORMAT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
+_FORMAT_OF_EXTENSION = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
+    ".webp": "WEBP", ".bmp": "BMP", ".gif": "GIF",
+}
+JPEG_QUALITY = 95
+
+
+@dataclass
+class ScanImage:
+    """Pixels as stored (no orientation applied) plus everything needed to write them back faithfully.
+
+    pixels: (H, W) grey or (H, W, 3) RGB, uint8 or uint16. alpha: (H, W) of the same dtype, or None.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    orientation: int = 1
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    source_mode: str = ""
+
+    @property
+    def bit_depth(self) -> int:
+        return 16 if self.pixels.dtype == np.uint16 else 8
+
+    @property
+    def megapixels(self) -> float:
+        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
+
+
+def output_extension(path: Path, fmt: str) -> str:
+    """Extension an output of `path` gets: kept (GIF becomes PNG), or the one --format asks for."""
+    if fmt != "keep":
+        return FORMAT_EXTENSIONS[fmt]
+    ext = path.suffix.lower()
+    return ".png" if ext == ".gif" else path.suffix
+
+
+def _pil_metadata(img: Image.Image) -> dict:
+    info = img.info
+    exif = info.get("exif")
+    orientation = 1
+    try:
+        orientation = int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not cost the picture; keep orientation 1
+        orientation = 1
+    dpi = info.get("dpi")
+    text = {k: v for k, v in info.items() if img.format == "PNG" and isinstance(v, str) and k not in ("dpi",)}
+    return {
+        "exif": exif if isinstance(exif, bytes) and exif else None,
+        "icc_profile": info.get("icc_profile") or None,
+        "dpi": (float(dpi[0]), float(dpi[1])) if dpi else None,
+        "orientation": orientation if 1 <= orientation <= 8 else 1,
+        "text": text,
+    }
+
+
+def _png_is_16bit(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(29)
+    return len(head) == 29 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16
+
+
+def _split_channels(array: np.ndarray, mode_hint: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W), (H, W, 1..4) arrays in RGB(A)/grey(A) order to pixels and alpha."""
+    if array.ndim == 2:
+        return array, None
+    channels = array.shape[2]
+    if channels == 1:
+        return array[:, :, 0], None
+    if channels == 2:
+        return array[:, :, 0], array[:, :, 1]
+    if channels == 3:
+        return array, None
+    if channels == 4:
+        return array[:, :, :3], array[:, :, 3]
+    raise ImageError(f"unsupported channel count {channels} ({mode_hint})")
+
+
+def _read_16bit_png(path: Path) -> np.ndarray:
+    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageError("corrupt 16-bit PNG")
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def _read_16bit_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        array = page.asarray()
+        if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+            array = np.iinfo(array.dtype).max - array
+    return array
+
+
+def _pil_pixels(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(img)
+    if mode == "1":
+        return np.asarray(img.convert("L"))
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in img.info
+        return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(img)
+        if array.min() < 0 or array.max() > 65535:
+            raise ImageError(f"unsupported {mode} range ({array.min()}..{array.max()})")
+        return array.astype(np.uint16)
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(img.convert("RGB"))
+    raise ImageError(f"unsupported image mode {mode}")
+
+
+def read_image(path: str | os.PathLike) -> ScanImage:
+    """Read a scan; raises ImageError naming the file and the reason."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            meta = _pil_metadata(img)
+            mode = img.mode
+            if img.format == "PNG" and _png_is_16bit(path):
+                array = _read_16bit_png(path)
+            elif img.format == "TIFF" and 16 in _tiff_bits(img):
+                array = _read_16bit_tiff(path)
+            else:
+                img.seek(0)
+                img.load()
+                array = _pil_pixels(img)
+    except ImageError as error:
+        raise ImageError(f"{path}: {error}") from None
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image, or a format colorcli cannot read") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path}: too large ({error})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageError(f"{path}: corrupt or truncated image ({error})") from None
+    pixels, alpha = _split_channels(array, mode)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{path}: unsupported sample type {pixels.dtype}")
+    return ScanImage(pixels=np.ascontiguousarray(pixels),
+                     alpha=None if alpha is None else np.ascontiguousarray(alpha),
+                     source_mode=mode, **meta)
+
+
+def _tiff_bits(img: Image.Image) -> tuple[int, ...]:
+    bits = img.tag_v2.get(258, (8,))
+    return tuple(bits) if isinstance(bits, tuple) else (int(bits),)
+
+
+def _icc_is_rgb(profile: bytes | None) -> bool:
+    # A grey ICC profile (data colour space 'GRAY') would be wrong on an RGB output; it is dropped.
+    return bool(profile) and len(profile) >= 20 and profile[16:20] == b"RGB "
+
+
+def _exif_payload(exif: bytes) -> bytes:
+    return exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _encode_png16(rgb: np.ndarray, image: ScanImage) -> bytes:
+    """16-bit PNG via OpenCV, with iCCP, pHYs and eXIf chunks inserted after IHDR."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", bgr)
+    if not ok:
+        raise ImageError("PNG encoder failed")
+    data = encoded.tobytes()
+    chunks = b""
+    if _icc_is_rgb(image.icc_profile):
+        chunks += _png_chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(image.icc_profile))
+    if image.dpi:
+        ppm = [max(1, round(d / 0.0254)) for d in image.dpi]
+        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
+    if image.exif:
+        chunks += _png_chunk(b"eXIf", _exif_payload(image.exif))
+    ihdr_end = 8 + 8 + 13 + 4
+    return data[:ihdr_end] + chunks + data[ihdr_end:]
+
+
+def _write_tiff16(handle, rgb: np.ndarray, image: ScanImage) -> None:
+    import tifffile
+
+    kwargs = {"photometric": "rgb"}
+    if rgb.shape[2] == 4:
+        kwargs["extrasamples"] = ("unassalpha",)
+    if _icc_is_rgb(image.icc_profile):
+        kwargs["iccprofile"] = image.icc_profile
+    if image.dpi:
+        kwargs["resolution"] = image.dpi
+        kwargs["resolutionunit"] = "INCH"
+    tifffile.imwrite(handle, rgb, compression="zlib", **kwargs)
+
+
+def _pil_save_options(fmt: str, image: ScanImage) -> dict:
+    options: dict = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = JPEG_QUALITY
+    if fmt == "TIFF":
+        options["compression"] = "tiff_lzw"
+    if fmt != "BMP":
+        if image.exif:
+            options["exif"] = image.exif
+        if _icc_is_rgb(image.icc_profile):
+            options["icc_profile"] = image.icc_profile
+        if image.dpi:
+            options["dpi"] = image.dpi
+    if fmt == "PNG" and image.text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in image.text.items():
+            info.add_text(key, value)
+        options["pnginfo"] = info
+    return options
+
+
+def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
+    """Write RGB(A) pixels (uint8 or uint16) with `image`'s metadata to an open binary file."""
+    if rgb.dtype == np.uint16 and fmt in ("PNG", "TIFF"):
+        if fmt == "PNG":
+            handle.write(_encode_png16(rgb, image))
+        else:
+            _write_tiff16(handle, rgb, image)
+        return
+    if rgb.dtype == np.uint16:
+        rgb = (rgb.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    if rgb.shape[2] == 4 and fmt in ("JPEG", "BMP"):
+        rgb = rgb[:, :, :3]  # these formats cannot hold alpha
+    mode = "RGBA" if rgb.shape[2] == 4 else "RGB"
+    Image.fromarray(np.ascontiguousarray(rgb), mode).save(handle, format=fmt, **_pil_save_options(fmt, image))
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> None:
+    """Atomically write `rgb` (H, W, 3|4) to `path` in the format its extension names; on any
+    failure `path` is untouched and no temp file is left."""
+    path = Path(path)
+    fmt = _FORMAT_OF_EXTENSION.get(path.suffix.lower())
+    if fmt is None or fmt == "GIF":
+        raise ImageError(f"{path}: cannot write format {path.suffix!r}")
+    try:
+        with atomic_write(path) as handle:
+            encode_to(handle, rgb, image, fmt)
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{path}: cannot write ({error})") from None
+
+
+def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Stack an alpha plane (converted to rgb's depth) onto RGB."""
+    if alpha is None:
+        return rgb
+    if alpha.dtype != rgb.dtype:
+        if rgb.dtype == np.uint16:
+            alpha = alpha.astype(np.uint16) * 257
+        else:
+            alpha = (alpha.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    return np.dstack([rgb, alpha])

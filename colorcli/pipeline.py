@@ -1,0 +1,457 @@
+"""The batch pipeline: walk the inputs, plan outputs, and colorize with worker processes.
+
+Worker processes read, prepare, merge and write; the parent process holds the one ONNX Runtime session
+and runs batched inference on the small L planes the workers send it. Queues are bounded and each worker
+holds one scan at a time, so memory stays flat whatever the size of the archive.
+
+Reliability: outputs are written atomically by imageio.write_image; a file that fails (bad input,
+crashed worker) becomes a failed record, never a crashed run; Ctrl-C stops dispatching, lets workers
+finish or stops them, removes their temp files and returns an interrupted report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import queue
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from colorcli.atomic import TEMP_SUFFIX, temp_files_of
+from colorcli.errors import ColorcliError, UsageError
+from colorcli.imageio import INPUT_EXTENSIONS, output_extension
+
+_STOP_GRACE_SECONDS = 3.0
+_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    rel: Path  # output path relative to --out (mirrors the input tree)
+    dst: Path
+
+
+@dataclass
+class Options:
+    out: Path
+    fmt: str = "keep"
+    overwrite: bool = False
+    include_color: bool = False
+    workers: int = 0
+    batch_size: int = 8
+    ref: Path | None = None
+
+
+@dataclass
+class Outcome:
+    records: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for record in self.records if record["status"] == status)
+
+
+# --- planning -----------------------------------------------------------------------------------------
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'K/N' (1-based) to (K, N)."""
+    if not text:
+        return None
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected K/N, for example 2/8") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(rel: Path, shard: tuple[int, int] | None) -> bool:
+    """Deterministic split by relative path: the same on every machine and every run."""
+    if shard is None:
+        return True
+    k, n = shard
+    digest = hashlib.sha1(rel.as_posix().encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def _is_candidate(name: str) -> bool:
+    return not name.endswith(TEMP_SUFFIX) and os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS
+
+
+def walk_images(root: Path, skip_dirs: Iterable[Path] = ()) -> Iterable[Path]:
+    """Image files under `root`, sorted, following symlinks but never a directory twice (loops are safe)."""
+    skip = {os.path.realpath(d) for d in skip_dirs}
+    seen: set[tuple[int, int]] = set()
+    stack = [str(root)]
+    while stack:
+        directory = stack.pop()
+        try:
+            info = os.stat(directory)
+        except OSError:
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen or os.path.realpath(directory) in skip:
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                subdirs.append(entry.path)
+            elif _is_candidate(entry.name):
+                yield Path(entry.path)
+        stack.extend(reversed(subdirs))
+
+
+def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | None = None) -> tuple[list[Job], list[dict]]:
+    """Jobs for every input image, and failed records for those whose output cannot be planned.
+
+    One folder input mirrors its tree straight under --out; with several inputs each folder gets a
+    subfolder of its own name; single files land in --out by name. Two inputs never share an output
+    and no output ever lands on an input.
+    """
+    out = options.out
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise UsageError(f"input not found: {', '.join(missing)}")
+    several = len(inputs) > 1
+    planned: dict[Path, Path] = {}
+    jobs: list[Job] = []
+    conflicts: list[dict] = []
+    for item in inputs:
+        if item.is_dir():
+            if os.path.realpath(item) == os.path.realpath(out):
+                raise UsageError(f"--out {out} is the input folder itself; choose another folder")
+            base = Path(item.resolve().name) if several else Path()
+            sources = ((src, base / src.relative_to(item)) for src in walk_images(item, [out]))
+        else:
+            if not _is_candidate(item.name):
+                raise UsageError(f"{item}: not an image colorcli reads ({', '.join(sorted(INPUT_EXTENSIONS))})")
+            sources = iter([(item, Path(item.name))])
+        for src, rel in sources:
+            rel = rel.with_suffix(output_extension(rel, options.fmt))
+            if not in_shard(rel, shard):
+                continue
+            dst = out / rel
+            reason = None
+            if dst in planned:
+                reason = f"its output {rel} is also the output of {planned[dst]}; use --format or rename one"
+            elif dst.exists() and os.path.samefile(dst, src):
+                reason = "its output would overwrite the input itself; choose another --out"
+            if reason:
+                conflicts.append(_record(src, rel, "failed", reason))
+                continue
+            planned[dst] = src
+            jobs.append(Job(src=src, rel=rel, dst=dst))
+    return jobs, conflicts
+
+
+def index_references(ref: Path) -> dict[str, Path]:
+    """Reference originals by relative path without extension."""
+    if not ref.is_dir():
+        raise UsageError(f"--ref {ref}: not a folder")
+    return {src.relative_to(ref).with_suffix("").as_posix(): src for src in walk_images(ref)}
+
+
+def _record(src: Path, rel: Path, status: str, reason: str | None = None, **extra) -> dict:
+    return {"input": str(src), "output": rel.as_posix(), "status": status, "reason": reason, **extra}
+
+
+# --- workers -----------------------------------------------------------------------------------------
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
+    raise SystemExit(143)
+
+
+def _process(job: Job, ref_path: str | None, options: Options, infer, size: int) -> dict:
+    """Colorize one file; `infer(L_small)` returns a, b at the model size."""
+    from colorcli import color, imageio, metrics
+    from colorcli.orientation import from_upright, to_upright
+
+    timings = {}
+    start = time.perf_counter()
+    image = imageio.read_image(job.src)
+    timings["read"] = time.perf_counter() - start
+    extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode}
+    if not options.include_color and not color.is_grayscale(image.pixels):
+        return _record(job.src, job.rel, "skipped", "already in colour (use --include-color)", **extra)
+    tick = time.perf_counter()
+    L_full = color.full_lightness(image.pixels)
+    small = to_upright(color.model_input(L_full, size), image.orientation)
+    timings["prepare"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    ab = from_upright(infer(small), image.orientation)
+    timings["infer"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    rgb = color.merge_prediction(image.pixels, L_full, ab)
+    imageio.write_image(job.dst, imageio.with_alpha(rgb, image.alpha), image)
+    timings["merge_write"] = time.perf_counter() - tick
+    if ref_path:
+        extra.update(_reference_metrics(rgb, ref_path, metrics, imageio))
+    timings["total"] = time.perf_counter() - start
+    return _record(job.src, job.rel, "ok", None, seconds={k: round(v, 4) for k, v in timings.items()}, **extra)
+
+
+def _reference_metrics(rgb: np.ndarray, ref_path: str, metrics, imageio) -> dict:
+    try:
+        ref = imageio.read_image(ref_path)
+        scores = metrics.score(_to_rgb8(rgb), _to_rgb8(ref.pixels))
+    except ColorcliError as error:
+        return {"reference": ref_path, "metrics_error": str(error)}
+    return {"reference": ref_path, "metrics": {k: round(float(v), 4) for k, v in scores.items()}}
+
+
+def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint16:
+        pixels = (pixels.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return pixels
+
+
+def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def infer(small: np.ndarray) -> np.ndarray:
+        requests.put((worker_id, small))
+        reply = replies.get()
+        if isinstance(reply, str):
+            raise ColorcliError(reply)
+        return reply
+
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        job, ref_path = task
+        try:
+            record = _process(job, ref_path, options, infer, size)
+        except ColorcliError as error:
+            record = _record(job.src, job.rel, "failed", _strip_path(str(error), job.src))
+        except MemoryError:
+            record = _record(job.src, job.rel, "failed", "out of memory")
+        except Exception as error:  # noqa: BLE001 - an unforeseen decoder error fails this file, not the run
+            record = _record(job.src, job.rel, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+        results.put((worker_id, record))
+
+
+def _strip_path(message: str, src: Path) -> str:
+    prefix = f"{src}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+# --- the parent --------------------------------------------------------------------------------------
+
+
+_PER_WORKER = 2  # jobs queued to one worker: one in hand, one ready
+
+
+class _Pool:
+    """Worker processes, each with its own task and reply queue, so the parent always knows which
+    jobs a worker holds (and which file a crashed worker was on)."""
+
+    def __init__(self, count: int, options: Options, size: int):
+        self.context = mp.get_context("spawn")  # never fork a process that holds an ORT session
+        self.results = self.context.Queue()
+        self.requests = self.context.Queue()
+        self.options, self.size = options, size
+        self.workers: dict[int, tuple] = {}  # id -> (process, tasks, replies)
+        self.assigned: dict[int, list[int]] = {}  # id -> job indices given, oldest first
+        self.next_id = 0
+        for _ in range(count):
+            self.spawn()
+
+    def spawn(self) -> None:
+        worker_id, self.next_id = self.next_id, self.next_id + 1
+        tasks, replies = self.context.Queue(), self.context.Queue()
+        process = self.context.Process(
+            target=_worker, daemon=True,
+            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size))
+        process.start()
+        self.workers[worker_id] = (process, tasks, replies)
+        self.assigned[worker_id] = []
+
+    def free_worker(self) -> int | None:
+        worker_id = min(self.assigned, key=lambda w: len(self.assigned[w]), default=None)
+        if worker_id is None or len(self.assigned[worker_id]) >= _PER_WORKER:
+            return None
+        return worker_id
+
+    def give(self, worker_id: int, index: int, task) -> None:
+        self.assigned[worker_id].append(index)
+        self.workers[worker_id][1].put(task)
+
+    def take_back_unstarted(self) -> None:
+        """Pull queued, not yet started jobs back out of the workers' task queues."""
+        for worker_id, (_, tasks, _) in self.workers.items():
+            taken = 0
+            try:
+                while True:
+                    tasks.get_nowait()
+                    taken += 1
+            except queue.Empty:
+                pass
+            if taken:
+                del self.assigned[worker_id][-taken:]
+
+    def reply(self, worker_id: int, value) -> None:
+        if worker_id in self.workers:
+            self.workers[worker_id][2].put(value)
+
+    def in_hand(self) -> list[int]:
+        return [jobs[0] for jobs in self.assigned.values() if jobs]
+
+    def dead(self) -> list[tuple[int, int | None, list[int]]]:
+        """Workers that died, with their exit code and the job indices they held."""
+        gone = [(wid, proc.exitcode) for wid, (proc, _, _) in self.workers.items() if not proc.is_alive()]
+        return [(wid, code, self._forget(wid)) for wid, code in gone]
+
+    def _forget(self, worker_id: int) -> list[int]:
+        del self.workers[worker_id]
+        return self.assigned.pop(worker_id)
+
+    def close(self, grace: float) -> None:
+        """Ask every worker to stop after its queued jobs; stop those still running after `grace` s."""
+        for _, tasks, _ in self.workers.values():
+            tasks.put(None)
+        deadline = time.monotonic() + grace
+        for process, _, _ in self.workers.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process, _, _ in self.workers.values():
+            if process.is_alive():
+                process.terminate()
+        for process, _, _ in self.workers.values():
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+
+
+def _remove_temp_files(dst: Path) -> None:
+    for leftover in temp_files_of(dst):
+        leftover.unlink(missing_ok=True)
+
+
+def run(jobs: list[Job], colorizer, options: Options, on_record: Callable[[dict], None] = lambda r: None,
+        references: dict[str, Path] | None = None) -> Outcome:
+    """Colorize `jobs` with `colorizer` (a runtime.Colorizer in this process) and worker processes."""
+    outcome = Outcome()
+    started = time.perf_counter()
+
+    def finish(record: dict) -> None:
+        outcome.records.append(record)
+        on_record(record)
+
+    pending: list[int] = []
+    for index, job in enumerate(jobs):
+        if not options.overwrite and job.dst.exists():
+            finish(_record(job.src, job.rel, "skipped", "output exists (use --overwrite to redo)"))
+        else:
+            pending.append(index)
+    if pending:
+        count = max(1, min(options.workers or os.cpu_count() or 1, len(pending)))
+        pool = _Pool(count, options, colorizer.size)
+        try:
+            _loop(pool, jobs, pending, colorizer, options, references, finish)
+            pool.close(grace=5.0)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            _shut_down(pool, jobs, colorizer, options, finish)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references, finish) -> None:
+    queue_ = list(reversed(pending))  # a stack: pop() gives the next job in order
+    while queue_ or any(pool.assigned.values()):
+        while queue_ and (worker_id := pool.free_worker()) is not None:
+            index = queue_.pop()
+            pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references)))
+        _drain_results(pool, finish)
+        _serve_inference(pool, colorizer, options.batch_size)
+        for _, code, held in pool.dead():
+            _drain_results(pool, finish)
+            if held:
+                crashed = jobs[held[0]]
+                _remove_temp_files(crashed.dst)
+                finish(_record(crashed.src, crashed.rel, "failed", f"worker process crashed (exit code {code})"))
+                queue_.extend(reversed(held[1:]))
+            if queue_:
+                pool.spawn()
+
+
+def _reference_for(job: Job, references: dict[str, Path] | None) -> str | None:
+    if references is None:
+        return None
+    match = references.get(job.rel.with_suffix("").as_posix())
+    return str(match) if match else None
+
+
+def _drain_results(pool: _Pool, finish) -> None:
+    while True:
+        try:
+            worker_id, record = pool.results.get_nowait()
+        except queue.Empty:
+            return
+        if pool.assigned.get(worker_id):
+            pool.assigned[worker_id].pop(0)
+        finish(record)
+
+
+def _serve_inference(pool: _Pool, colorizer, batch_size: int) -> None:
+    """Gather up to batch_size requests (waiting briefly for the first) and answer them in one run."""
+    try:
+        batch = [pool.requests.get(timeout=_POLL_SECONDS)]
+    except queue.Empty:
+        return
+    while len(batch) < batch_size:
+        try:
+            batch.append(pool.requests.get_nowait())
+        except queue.Empty:
+            break
+    try:
+        ab = colorizer.predict_ab(np.stack([small for _, small in batch]))
+    except Exception as error:  # noqa: BLE001 - a runtime failure fails these files, not the run
+        for worker_id, _ in batch:
+            pool.reply(worker_id, f"inference failed: {str(error).strip().splitlines()[0]}")
+        return
+    for (worker_id, _), prediction in zip(batch, ab):
+        pool.reply(worker_id, prediction)
+
+
+def _shut_down(pool: _Pool, jobs: list[Job], colorizer, options: Options, finish) -> None:
+    """After Ctrl-C: files in hand get a few seconds to finish; then workers are stopped, their temp
+    files removed, and the files they held are reported as interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave a half-written file
+    try:
+        pool.take_back_unstarted()  # left for the next run
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while any(pool.assigned.values()) and time.monotonic() < deadline:
+            _drain_results(pool, finish)
+            _serve_inference(pool, colorizer, options.batch_size)
+        pool.close(grace=0.0)
+        _drain_results(pool, finish)
+        for index in pool.in_hand():
+            _remove_temp_files(jobs[index].dst)
+            finish(_record(jobs[index].src, jobs[index].rel, "failed", "interrupted"))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,0 +1,212 @@
+"""ONNX Runtime sessions for contract-following generators (see colorcli.contract).
+
+A Colorizer is one loaded model: `Colorizer.load("model.onnx").colorize(gray_uint8)` gives RGB.
+The batch pipeline uses its pieces (predict_ab) from its own processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from colorcli import color, contract
+from colorcli.errors import ModelError, ProviderError, UsageError
+from colorcli.orientation import from_upright, to_upright
+
+PROVIDERS = ("auto", "cuda", "cpu")
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model says about itself in its ONNX metadata."""
+
+    path: Path
+    native_size: int
+    size_unit: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str:
+        return self.metadata.get(contract.META_ARCHITECTURE, "unknown")
+
+    def describe(self) -> dict:
+        info = {"path": str(self.path), "native_size": self.native_size, "size_unit": self.size_unit,
+                "architecture": self.architecture}
+        for key in (contract.META_TRAINING, contract.META_METRICS):
+            if key in self.metadata:
+                try:
+                    info[key.split(".", 1)[1]] = json.loads(self.metadata[key])
+                except ValueError:
+                    info[key.split(".", 1)[1]] = self.metadata[key]
+        return info
+
+
+def _ort():
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)  # a CPU machine with the GPU wheel logs loud CUDA warnings
+    return onnxruntime
+
+
+def _session_options(ort, threads: int | None):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
+
+
+def create_session(path: Path, provider: str = "auto", threads: int | None = None):
+    """An InferenceSession on the provider asked for; returns (session, provider that really runs).
+
+    "auto" tries CUDA when the installed onnxruntime offers it and keeps it only if the session really
+    loaded it (session.get_providers()), since the GPU wheel lists CUDA even where CUDA cannot load.
+    """
+    if provider not in PROVIDERS:
+        raise UsageError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    ort = _ort()
+    offered = ort.get_available_providers()
+    if provider in ("auto", "cuda") and _CUDA in offered:
+        with _captured_output() as captured:
+            if hasattr(ort, "preload_dlls"):
+                ort.preload_dlls()
+            session = _open(ort, path, [_CUDA, _CPU], threads, quiet=True)
+        if session.get_providers()[0] == _CUDA:
+            return session, "cuda"
+        if provider == "cuda":
+            raise ProviderError(f"CUDA was requested but onnxruntime could not load it here "
+                                f"({_missing_library(''.join(captured))}); use --provider cpu")
+    elif provider == "cuda":
+        raise ProviderError("CUDA was requested but the installed onnxruntime has no CUDA provider "
+                            "(install onnxruntime-gpu)")
+    return _open(ort, path, [_CPU], threads), "cpu"
+
+
+@contextlib.contextmanager
+def _captured_output():
+    """Hold what is written to file descriptors 1 and 2 (onnxruntime's CUDA loader is loud on a
+    machine without CUDA) and hand it back as one string in the yielded list, so a CPU fallback stays
+    quiet and a failure can say why."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    log: list[str] = []
+    with tempfile.TemporaryFile(mode="w+") as sink:
+        for fd in saved:
+            os.dup2(sink.fileno(), fd)
+        try:
+            yield log
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            log.append(sink.read())
+
+
+def _missing_library(log: str) -> str:
+    for line in log.splitlines():
+        if "cannot open shared object file" in line:
+            return line.split(":")[0].replace("Failed to load ", "").strip() + " not found"
+    return "CUDA and cuDNN 9 libraries are needed"
+
+
+def _open(ort, path: Path, providers: list[str], threads: int | None, quiet: bool = False):
+    options = _session_options(ort, threads)
+    if quiet:
+        options.log_severity_level = 4
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises bare RuntimeErrors of several kinds
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"{path}: not a loadable ONNX model ({first_line})") from None
+
+
+def read_model_info(session, path: Path) -> ModelInfo:
+    """Check a session's I/O and metadata against the model contract."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != contract.INPUT_NAME or len(inputs[0].shape) != 4:
+        raise ModelError(f"{path}: expected one input {contract.INPUT_NAME!r} [N,1,H,W]; "
+                         f"found {[(i.name, i.shape) for i in inputs]}")
+    if len(outputs) != 1 or outputs[0].name != contract.OUTPUT_NAME or len(outputs[0].shape) != 4:
+        raise ModelError(f"{path}: expected one output {contract.OUTPUT_NAME!r} [N,2,H,W]; "
+                         f"found {[(o.name, o.shape) for o in outputs]}")
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    missing = [key for key in contract.REQUIRED_META if key not in metadata]
+    if missing:
+        raise ModelError(f"{path}: not a colorcli model (metadata lacks {', '.join(missing)})")
+    if metadata[contract.META_INPUT_NORM] != contract.INPUT_NORM or \
+            metadata[contract.META_OUTPUT_NORM] != contract.OUTPUT_NORM:
+        raise ModelError(f"{path}: unsupported normalisation {metadata[contract.META_INPUT_NORM]!r} -> "
+                         f"{metadata[contract.META_OUTPUT_NORM]!r}")
+    try:
+        native, unit = int(metadata[contract.META_NATIVE_SIZE]), int(metadata[contract.META_SIZE_UNIT])
+    except ValueError:
+        raise ModelError(f"{path}: native size and size unit must be integers") from None
+    if unit < 1 or native < unit or native % unit:
+        raise ModelError(f"{path}: native size {native} is not a multiple of size unit {unit}")
+    return ModelInfo(path=path, native_size=native, size_unit=unit, metadata=metadata)
+
+
+def resolve_model_path(model: str | None) -> Path:
+    """A path to an .onnx file, or a registered (cached or embedded) name; None is the default model."""
+    if model is not None:
+        candidate = Path(model).expanduser()
+        if candidate.suffix.lower() == ".onnx" or candidate.exists():
+            if not candidate.is_file():
+                raise ModelError(f"{candidate}: model file not found")
+            return candidate
+    from colorcli.registry import resolve_model
+
+    return resolve_model(model)
+
+
+class Colorizer:
+    """One generator on one provider: L at the model's size in, a and b out."""
+
+    def __init__(self, session, provider: str, info: ModelInfo, size: int | None = None):
+        self.session = session
+        self.provider = provider
+        self.info = info
+        self.size = self.check_size(size) if size else info.native_size
+
+    @classmethod
+    def load(cls, model: str | None = None, provider: str = "auto", size: int | None = None,
+             threads: int | None = None) -> "Colorizer":
+        path = resolve_model_path(model)
+        session, actual = create_session(path, provider, threads)
+        return cls(session, actual, read_model_info(session, path), size)
+
+    def check_size(self, size: int) -> int:
+        unit = self.info.size_unit
+        if size < unit or size % unit:
+            raise UsageError(f"--size {size}: this model needs a multiple of {unit} "
+                             f"(its native size is {self.info.native_size})")
+        return size
+
+    def predict_ab(self, L_batch: np.ndarray) -> np.ndarray:
+        """L (N, s, s) in 0..100 to a, b (N, s, s, 2) in Lab units."""
+        x = (L_batch[:, None, :, :] * (1.0 / contract.L_SCALE) - contract.L_OFFSET).astype(np.float32)
+        (ab,) = self.session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: x})
+        return np.ascontiguousarray(np.transpose(ab, (0, 2, 3, 1))) * np.float32(contract.AB_SCALE)
+
+    def colorize(self, pixels: np.ndarray, orientation: int = 1) -> np.ndarray:
+        """Grey (H, W) or RGB (H, W, 3), uint8 or uint16, to RGB of the same size and depth.
+
+        `orientation` is the EXIF orientation of the stored pixels: the model sees the picture upright.
+        """
+        L_full = color.full_lightness(pixels)
+        small = to_upright(color.model_input(L_full, self.size), orientation)
+        ab = from_upright(self.predict_ab(small[None])[0], orientation)
+        return color.merge_prediction(pixels, L_full, ab)
