@@ -2,13 +2,13 @@
 so `colorcli --help` answers at once and the inference path never loads torch.
 
 Library code raises ColorcliError; this module alone turns errors into one-line messages and
-exit codes: 0 success, 1 a failure (a file, a model, a download), 2 a usage error, 130 Ctrl-C.
+exit codes (LazyGroup.invoke): 0 success, 1 a failure (a file, a model, a download), 2 a usage
+error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -17,6 +17,10 @@ from colorcli import __version__
 # name -> (module, attribute, one-line summary shown by `colorcli --help` without importing it)
 COMMANDS = {
     "colorize": ("colorcli.commands.colorize", "colorize", "Colorize grayscale images, mirroring folders under --out."),
+    "export": ("colorcli.commands.export", "export", "Export a trained generator to a verified ONNX model with its card."),
+    "fetch": ("colorcli.commands.fetch", "fetch", "Download (or import) a model into the cache, verified by sha256."),
+    "models": ("colorcli.commands.fetch", "models", "List embedded, cached and published models."),
+    "train": ("colorcli.commands.train", "train", "Train a pix2pix colorization generator (needs colorcli[train])."),
 }
 
 
@@ -35,6 +39,18 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx):
+        from colorcli.errors import ColorcliError
+
+        try:
+            return super().invoke(ctx)
+        except ColorcliError as error:
+            click.echo(f"colorcli: error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("colorcli: interrupted", err=True)
+            ctx.exit(130)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="colorcli")
@@ -48,26 +64,6 @@ def cli():
     """
 
 
-def _err(message: str) -> None:
-    click.echo(f"colorcli: error: {message}", err=True)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the CLI and maps errors to exit codes."""
-    from colorcli.errors import ColorcliError
-
-    try:
-        code = cli.main(args=argv, prog_name="colorcli", standalone_mode=False)
-    except ColorcliError as error:
-        _err(str(error))
-        code = error.exit_code
-    except click.exceptions.Abort:
-        _err("interrupted")
-        code = 130
-    except click.ClickException as error:
-        error.show()
-        code = error.exit_code
-    except KeyboardInterrupt:
-        _err("interrupted")
-        code = 130
-    sys.exit(code if isinstance(code, int) else 0)
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="colorcli")

@@ -1,9 +1,11 @@
-"""CIE Lab split and merge (sRGB, D65), in OpenCV float32 and a fast uint8 path.
+"""CIE Lab split and merge (sRGB, D65): OpenCV's fast paths, and an exact one for 16-bit scans.
 
-Float path: L in 0..100, a and b signed (about -128..127), RGB in [0, 1].
+Float path (OpenCV): L in 0..100, a and b signed (about -128..127), RGB in [0, 1]. OpenCV rounds
+a and b to 1/64 internally, which is invisible at 8 bits but not at 16, so 16-bit scans go through
+the exact formula in numpy float32 instead (lightness16 / merge_lab16).
 uint8 path (OpenCV's 8-bit Lab encoding): L8 = L * 255 / 100, a8 = a + 128, b8 = b + 128.
-The 8-bit path is what colorize uses for 8-bit images: it costs a third of the float path on a
-12 MP scan and its rounding stays within one grey level (tests/test_color.py measures that).
+It is what colorize uses for 8-bit images: a third of the cost of the float path on a 12 MP scan,
+and its rounding stays within one grey level (tests/test_color.py measures that).
 """
 
 from __future__ import annotations
@@ -98,11 +100,45 @@ def is_grayscale(pixels: np.ndarray) -> bool:
     return bool(np.percentile(residual, 95) < _TONED_RESIDUAL)
 
 
+# sRGB primaries, D65 white (IEC 61966-2-1), as skimage and the CIE define them
+_RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
+                        [0.212671, 0.715160, 0.072169],
+                        [0.019334, 0.119193, 0.950227]], np.float32)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ.astype(np.float64)).astype(np.float32)
+_WHITE = np.array([0.950456, 1.0, 1.088754], np.float32)
+_EPSILON, _KAPPA = 216.0 / 24389.0, 24389.0 / 27.0
+
+
+def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    v = np.clip(v, 0.0, 1.0)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def lightness16(pixels: np.ndarray) -> np.ndarray:
+    """Exact L (0..100, float32) of a 16-bit grey (H, W) or RGB (H, W, 3) image."""
+    linear = _srgb_to_linear(pixels.astype(np.float32) * np.float32(1.0 / 65535.0))
+    Y = linear if linear.ndim == 2 else linear @ _RGB_TO_XYZ[1]
+    return np.where(Y > _EPSILON, 116.0 * np.cbrt(Y) - 16.0, _KAPPA * Y).astype(np.float32)
+
+
+def merge_lab16(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Exact float L (H, W) and a, b (H, W, 2) to 16-bit RGB (H, W, 3)."""
+    fy = (L + 16.0) / 116.0
+    f = np.stack([fy + ab[..., 0] / 500.0, fy, fy - ab[..., 1] / 200.0], axis=-1)
+    xyz = np.where(f ** 3 > _EPSILON, f ** 3, (116.0 * f - 16.0) / _KAPPA) * _WHITE
+    rgb = _linear_to_srgb(xyz.astype(np.float32) @ _XYZ_TO_RGB.T)
+    return (rgb * 65535.0 + 0.5).astype(np.uint16)
+
+
 def full_lightness(pixels: np.ndarray) -> np.ndarray:
-    """L at full resolution: 8-bit L (OpenCV encoding) for 8-bit pixels, float L (0..100) for 16-bit."""
+    """L at full resolution: 8-bit L (OpenCV encoding) for 8-bit pixels, exact float L for 16-bit."""
     if pixels.dtype == np.uint8:
         return lightness8(pixels)
-    return lightness(pixels)
+    return lightness16(pixels)
 
 
 def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
@@ -129,6 +165,5 @@ def merge_prediction(pixels: np.ndarray, L_full: np.ndarray, ab_small: np.ndarra
             lab8 = cv2.merge([L_full[rows], ab8[rows, :, 0], ab8[rows, :, 1]])
             out[rows] = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
         else:
-            rgb = merge_lab(L_full[rows], ab8[rows].astype(np.float32) - 128.0)
-            out[rows] = (rgb * 65535.0 + 0.5).astype(np.uint16)
+            out[rows] = merge_lab16(L_full[rows], ab8[rows].astype(np.float32) - 128.0)
     return out

@@ -7,6 +7,7 @@ and 16-bit TIFFs with tifffile. Writes are atomic: a temp file in the target fol
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -164,6 +165,8 @@ def read_image(path: str | os.PathLike) -> ScanImage:
                 img.seek(0)
                 img.load()
                 array = _pil_pixels(img)
+                if img.format == "TIFF" and _pil_turned_upright(img):
+                    meta.update(_upright_metadata(img))
     except ImageError as error:
         raise ImageError(f"{path}: {error}") from None
     except FileNotFoundError:
@@ -180,6 +183,18 @@ def read_image(path: str | os.PathLike) -> ScanImage:
     return ScanImage(pixels=np.ascontiguousarray(pixels),
                      alpha=None if alpha is None else np.ascontiguousarray(alpha),
                      source_mode=mode, **meta)
+
+
+def _pil_turned_upright(img: Image.Image) -> bool:
+    """Pillow applies a TIFF's orientation tag while decoding; the stored size tells whether it did."""
+    stored = (img.tag_v2.get(256), img.tag_v2.get(257))
+    return None not in stored and tuple(img.size) != stored
+
+
+def _upright_metadata(img: Image.Image) -> dict:
+    exif = img.getexif()
+    exif[0x0112] = 1
+    return {"orientation": 1, "exif": exif.tobytes()}
 
 
 def _tiff_bits(img: Image.Image) -> tuple[int, ...]:
@@ -222,7 +237,7 @@ def _encode_png16(rgb: np.ndarray, image: ScanImage) -> bytes:
 def _write_tiff16(handle, rgb: np.ndarray, image: ScanImage) -> None:
     import tifffile
 
-    kwargs = {"photometric": "rgb"}
+    kwargs = {"photometric": "rgb", "extratags": [(274, "H", 1, image.orientation, True)]}
     if rgb.shape[2] == 4:
         kwargs["extrasamples"] = ("unassalpha",)
     if _icc_is_rgb(image.icc_profile):
@@ -230,7 +245,9 @@ def _write_tiff16(handle, rgb: np.ndarray, image: ScanImage) -> None:
     if image.dpi:
         kwargs["resolution"] = image.dpi
         kwargs["resolutionunit"] = "INCH"
-    tifffile.imwrite(handle, rgb, compression="zlib", **kwargs)
+    buffer = io.BytesIO()  # tifffile wants a named file or a buffer, not a bare descriptor
+    tifffile.imwrite(buffer, rgb, compression="zlib", **kwargs)
+    handle.write(buffer.getvalue())
 
 
 def _pil_save_options(fmt: str, image: ScanImage) -> dict:

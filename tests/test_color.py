@@ -1,0 +1,123 @@
+"""Lab split/merge against skimage (an independent implementation), round trips, grey detection."""
+
+import numpy as np
+import pytest
+from skimage import color as skcolor
+
+from colorcli import color
+from colorcli.imageio import read_image
+from conftest import SHARED_DATA, gradient_gray
+
+RNG = np.random.default_rng(7)
+
+
+def test_rgb_to_lab_matches_skimage():
+    rgb = RNG.random((40, 50, 3)).astype(np.float32)
+    ours = color.rgb_to_lab(rgb)
+    reference = skcolor.rgb2lab(rgb.astype(np.float64))
+    assert ours.shape == (40, 50, 3) and ours.dtype == np.float32
+    # OpenCV's float conversion rounds its constants: within 0.5 Lab units of skimage's exact formula
+    assert np.abs(ours - reference).max() < 0.5
+    assert np.abs(ours - reference).mean() < 0.1
+
+
+def test_lab_to_rgb_matches_skimage_and_round_trips():
+    rgb = RNG.random((30, 30, 3)).astype(np.float32)
+    lab = skcolor.rgb2lab(rgb.astype(np.float64))
+    assert np.abs(color.lab_to_rgb(lab) - skcolor.lab2rgb(lab)).max() < 5e-3
+    assert np.abs(color.lab_to_rgb(color.rgb_to_lab(rgb)) - rgb).max() < 4e-3  # OpenCV: a, b in 1/64 steps
+
+
+def test_uint8_and_uint16_inputs_agree_with_float():
+    rgb8 = RNG.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    rgb16 = rgb8.astype(np.uint16) * 257
+    assert np.abs(color.rgb_to_lab(rgb8) - color.rgb_to_lab(rgb16)).max() < 1e-3
+
+
+def test_lightness8_matches_skimage_for_every_grey_level():
+    grey = np.arange(256, dtype=np.uint8)[None, :]
+    reference = skcolor.rgb2lab(np.repeat(grey[..., None], 3, axis=2) / 255.0)[..., 0]
+    L = color.lightness8(grey).astype(np.float64) / color.L8_PER_L
+    assert np.abs(L - reference).max() < 0.5  # 8-bit L steps are 0.39
+
+
+def test_gray_round_trip_with_zero_chroma_keeps_every_level():
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    L = color.full_lightness(grey)
+    rgb = color.merge_prediction(grey, L, np.zeros((4, 4, 2), np.float32))
+    assert rgb.shape == (16, 16, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb.astype(int) - grey[..., None]).max() <= 1
+
+
+def test_gray_round_trip_16bit():
+    grey = gradient_gray(64, 80, np.uint16)
+    rgb = color.merge_prediction(grey, color.full_lightness(grey), np.zeros((8, 8, 2), np.float32))
+    assert rgb.dtype == np.uint16 and rgb.shape == (64, 80, 3)
+    assert np.abs(rgb.astype(int) - grey[..., None].astype(int)).max() <= 2
+
+
+def test_exact_16bit_path_matches_skimage():
+    rgb16 = RNG.integers(0, 65536, (24, 24, 3), dtype=np.uint16)
+    lab = skcolor.rgb2lab(rgb16 / 65535.0)
+    assert np.abs(color.lightness16(rgb16) - lab[..., 0]).max() < 1e-3
+    back = color.merge_lab16(lab[..., 0].astype(np.float32), lab[..., 1:].astype(np.float32))
+    assert np.abs(back.astype(int) - rgb16.astype(int)).max() <= 20  # float32: < 0.1 of an 8-bit level
+
+
+def test_merge_prediction_upsamples_chroma_and_keeps_L():
+    grey = gradient_gray(60, 90)
+    L = color.full_lightness(grey)
+    ab = np.zeros((8, 8, 2), np.float32)
+    ab[..., 0], ab[..., 1] = 20.0, 30.0  # warm orange everywhere
+    rgb = color.merge_prediction(grey, L, ab)
+    lab = skcolor.rgb2lab(rgb / 255.0)
+    mid = (lab[..., 0] > 25) & (lab[..., 0] < 75)  # away from the gamut's ends
+    assert np.abs(lab[..., 1][mid] - 20).mean() < 1.5 and np.abs(lab[..., 2][mid] - 30).mean() < 1.5
+    assert np.abs(lab[..., 0] - L / color.L8_PER_L).mean() < 1.0
+
+
+def test_model_input_is_L_at_model_size():
+    grey = gradient_gray(100, 150)
+    small = color.model_input(color.full_lightness(grey), 32)
+    assert small.shape == (32, 32) and small.dtype == np.float32
+    expected = skcolor.rgb2lab(np.repeat(grey[..., None], 3, axis=2) / 255.0)[..., 0]
+    assert abs(small.mean() - expected.mean()) < 0.5 and 0 <= small.min() and small.max() <= 100
+
+
+def _toned(grey: np.ndarray) -> np.ndarray:
+    """A sepia print: chroma along one warm hue, strongest in the mid-tones."""
+    L = grey.astype(np.float64) / 255.0 * 100.0
+    strength = np.sin(np.pi * L / 100.0) * 18.0
+    lab = np.dstack([L, strength * 0.35, strength])
+    return (np.clip(skcolor.lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8)
+
+
+def test_is_grayscale_on_synthetic_pictures():
+    grey = gradient_gray(64, 64)
+    assert color.is_grayscale(grey)
+    assert color.is_grayscale(np.repeat(grey[..., None], 3, axis=2))
+    assert color.is_grayscale(_toned(grey))
+    # four hues, each over the same range of lightness, as objects in a colour photo are
+    ramp = np.linspace(30.0, 80.0, 32)[None, :].repeat(32, axis=0)
+    blocks = [np.dstack([ramp, ramp * 0 + a, ramp * 0 + b]) for a, b in ((45, 30), (-40, 35), (10, -45), (-5, 60))]
+    lab = np.vstack([np.hstack(blocks[:2]), np.hstack(blocks[2:])])
+    colourful = (np.clip(skcolor.lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8)
+    assert not color.is_grayscale(colourful)
+
+
+def test_is_grayscale_on_real_photographs():
+    archive = SHARED_DATA / "archive"
+    assert archive.is_dir(), f"shared data missing: {archive}"
+    toned = read_image(archive / "1890sShoeShopOhio.jpg").pixels  # a sepia print (99th-pct chroma 34)
+    assert toned.ndim == 3 and color.is_grayscale(toned)
+    for name in ("101085.jpg", "102061.jpg", "105025.jpg"):
+        photo = read_image(SHARED_DATA / "photos" / "val" / "bsds500" / name).pixels
+        assert not color.is_grayscale(photo), name
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_full_lightness_depth(dtype):
+    grey = gradient_gray(10, 12, dtype)
+    L = color.full_lightness(grey)
+    assert L.shape == (10, 12)
+    assert L.dtype == (np.uint8 if dtype == np.uint8 else np.float32)

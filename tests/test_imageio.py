@@ -1,0 +1,138 @@
+"""Reading every mode a scan can have; writing back depth, alpha and metadata; atomic writes."""
+
+import io
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms
+
+from colorcli import imageio
+from colorcli.errors import ImageError
+from colorcli.orientation import to_upright
+from conftest import gradient_gray
+
+GREY = gradient_gray(40, 56)
+
+
+def _rgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _exif(orientation: int = 1) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "Test Camera Maker"
+    return exif.tobytes()
+
+
+def make_scans(folder):
+    """One file per mode a scan can have; returns {name: expected (H, W)}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    grey = Image.fromarray(GREY)
+    grey.convert("1").save(folder / "bilevel.png")
+    grey.save(folder / "grey.png")
+    grey.save(folder / "grey.jpg", quality=95)
+    Image.merge("LA", [grey, Image.fromarray(np.full_like(GREY, 128))]).save(folder / "grey_alpha.png")
+    grey.convert("P").save(folder / "palette.gif")
+    palette = grey.convert("P")
+    palette.info["transparency"] = 0
+    palette.save(folder / "palette_transparent.png", transparency=0)
+    grey.convert("RGB").save(folder / "rgb_grey.jpg", quality=95)
+    grey.convert("RGBA").save(folder / "rgba.png")
+    grey.convert("CMYK").save(folder / "cmyk.jpg")
+    grey.save(folder / "grey.webp", lossless=True)
+    grey.save(folder / "grey.bmp")
+    grey.save(folder / "grey.tif")
+    grey16 = gradient_gray(40, 56, np.uint16)
+    Image.fromarray(grey16).save(folder / "grey16.png")
+    tifffile.imwrite(folder / "grey16.tif", grey16)
+    return {p.name: (40, 56) for p in folder.iterdir()}
+
+
+def test_every_mode_reads(tmp_path):
+    expected = make_scans(tmp_path)
+    for name, shape in expected.items():
+        image = imageio.read_image(tmp_path / name)
+        assert image.pixels.shape[:2] == shape, name
+        assert image.pixels.dtype == (np.uint16 if "16" in name else np.uint8), name
+        if name in ("grey_alpha.png", "rgba.png", "palette_transparent.png"):
+            assert image.alpha is not None and image.alpha.shape == shape, name
+        else:
+            assert image.alpha is None, name
+    assert np.array_equal(imageio.read_image(tmp_path / "grey16.png").pixels, gradient_gray(40, 56, np.uint16))
+    assert np.array_equal(imageio.read_image(tmp_path / "grey16.tif").pixels, gradient_gray(40, 56, np.uint16))
+    assert np.array_equal(imageio.read_image(tmp_path / "grey.png").pixels, GREY)
+
+
+def test_16bit_rgb_png_and_tiff_round_trip_with_metadata(tmp_path):
+    rgb16 = np.random.default_rng(1).integers(0, 65536, (30, 20, 3), dtype=np.uint16)
+    alpha16 = np.full((30, 20), 40000, np.uint16)
+    meta = imageio.ScanImage(pixels=rgb16, icc_profile=_rgb_profile(), dpi=(600.0, 600.0), exif=_exif())
+    for name in ("out16.png", "out16.tif"):
+        imageio.write_image(tmp_path / name, imageio.with_alpha(rgb16, alpha16), meta)
+        back = imageio.read_image(tmp_path / name)
+        assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, rgb16), name
+        assert np.array_equal(back.alpha, alpha16), name
+        assert back.icc_profile == meta.icc_profile, name
+        assert back.dpi and round(back.dpi[0]) == 600, name
+    assert imageio.read_image(tmp_path / "out16.png").exif is not None
+
+
+@pytest.mark.parametrize("name", ["meta.jpg", "meta.png", "meta.tif", "meta.webp"])
+def test_8bit_metadata_kept(tmp_path, name):
+    source = imageio.ScanImage(pixels=GREY, icc_profile=_rgb_profile(), dpi=(300.0, 300.0), exif=_exif(6))
+    rgb = np.repeat(GREY[..., None], 3, axis=2)
+    imageio.write_image(tmp_path / name, rgb, source)
+    back = imageio.read_image(tmp_path / name)
+    # what a viewer shows is the same (Pillow hands TIFF pixels over already turned upright)
+    shown = to_upright(back.pixels, back.orientation)
+    tolerance = 8 if name in ("meta.jpg", "meta.webp") else 0  # lossy formats
+    assert np.abs(shown.astype(int) - to_upright(rgb, 6)).max() <= tolerance
+    assert shown.shape == (56, 40, 3)
+    assert back.icc_profile == source.icc_profile
+    with Image.open(tmp_path / name) as img:
+        assert img.getexif().get(0x010F) == "Test Camera Maker"
+    if name != "meta.webp":  # WebP has no resolution field
+        assert round(back.dpi[0]) == 300
+
+
+def test_grey_icc_profile_is_not_put_on_rgb_output(tmp_path):
+    grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # not RGB
+    source = imageio.ScanImage(pixels=GREY, icc_profile=grey_profile)
+    imageio.write_image(tmp_path / "x.png", np.repeat(GREY[..., None], 3, axis=2), source)
+    assert imageio.read_image(tmp_path / "x.png").icc_profile is None
+
+
+def test_corrupt_and_truncated_files_raise_image_error_naming_the_file(tmp_path):
+    (tmp_path / "text.jpg").write_text("not an image")
+    buffer = io.BytesIO()
+    Image.fromarray(GREY).save(buffer, format="JPEG")
+    (tmp_path / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    for name in ("text.jpg", "truncated.jpg", "missing.png"):
+        with pytest.raises(ImageError) as error:
+            imageio.read_image(tmp_path / name)
+        assert name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_write_is_atomic_when_encoding_fails_midway(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous complete file")
+
+    def failing_encoder(handle, rgb, image, fmt):
+        handle.write(b"\x89PNG half of the bytes")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(imageio, "encode_to", failing_encoder)
+    with pytest.raises(ImageError, match="disk full"):
+        imageio.write_image(target, np.zeros((4, 4, 3), np.uint8), imageio.ScanImage(pixels=GREY))
+    assert target.read_bytes() == b"previous complete file"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_output_extension():
+    from pathlib import Path
+
+    assert imageio.output_extension(Path("a/b.JPG"), "keep") == ".JPG"
+    assert imageio.output_extension(Path("a/b.gif"), "keep") == ".png"
+    assert imageio.output_extension(Path("a/b.tif"), "jpg") == ".jpg"
