@@ -132,8 +132,7 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
     if missing:
         raise UsageError(f"input not found: {', '.join(missing)}")
     several = len(inputs) > 1
-    planned: dict[Path, Path] = {}
-    jobs: list[Job] = []
+    planned: dict[Path, Job] = {}  # insertion order is walk order
     conflicts: list[dict] = []
     for item in inputs:
         if item.is_dir():
@@ -145,22 +144,25 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
             if not _is_candidate(item.name):
                 raise UsageError(f"{item}: not an image colorcli reads ({', '.join(sorted(INPUT_EXTENSIONS))})")
             sources = iter([(item, Path(item.name))])
-        for src, rel in sources:
-            rel = rel.with_suffix(output_extension(rel, options.fmt))
+        for src, rel_src in sources:
+            rel = rel_src.with_suffix(output_extension(rel_src, options.fmt))
             if not in_shard(rel, shard):
                 continue
-            dst = out / rel
-            reason = None
-            if dst in planned:
-                reason = f"its output {rel} is also the output of {planned[dst]}; use --format or rename one"
-            elif dst.exists() and os.path.samefile(dst, src):
-                reason = "its output would overwrite the input itself; choose another --out"
-            if reason:
-                conflicts.append(_record(src, rel, "failed", reason))
+            job = Job(src=src, rel=rel, dst=out / rel)
+            if job.dst.exists() and os.path.samefile(job.dst, src):
+                conflicts.append(_record(src, rel, "failed", "its output would overwrite the input itself; "
+                                                              "choose another --out"))
                 continue
-            planned[dst] = src
-            jobs.append(Job(src=src, rel=rel, dst=dst))
-    return jobs, conflicts
+            other = planned.get(job.dst)
+            if other is not None:
+                # a file keeps its own name over one whose format changes (a.png over a.gif -> a.png)
+                keep, lose = (job, other) if rel == rel_src and other.src.suffix != job.src.suffix else (other, job)
+                planned[job.dst] = keep
+                conflicts.append(_record(lose.src, rel, "failed", f"its output {rel} is also the output of "
+                                                                  f"{keep.src}; use --format or rename one"))
+                continue
+            planned[job.dst] = job
+    return list(planned.values()), conflicts
 
 
 def index_references(ref: Path) -> dict[str, Path]:
