@@ -159,19 +159,6 @@ def read_model_info(session, path: Path) -> ModelInfo:
     return ModelInfo(path=path, native_size=native, size_unit=unit, metadata=metadata)
 
 
-def resolve_model_path(model: str | None) -> Path:
-    """A path to an .onnx file, or a registered (cached or embedded) name; None is the default model."""
-    if model is not None:
-        candidate = Path(model).expanduser()
-        if candidate.suffix.lower() == ".onnx" or candidate.exists():
-            if not candidate.is_file():
-                raise ModelError(f"{candidate}: model file not found")
-            return candidate
-    from colorcli.registry import resolve_model
-
-    return resolve_model(model)
-
-
 class Colorizer:
     """One generator on one provider: L at the model's size in, a and b out."""
 
@@ -184,7 +171,9 @@ class Colorizer:
     @classmethod
     def load(cls, model: str | None = None, provider: str = "auto", size: int | None = None,
              threads: int | None = None) -> "Colorizer":
-        path = resolve_model_path(model)
+        from colorcli.registry import resolve_model
+
+        path = resolve_model(model)
         session, actual = create_session(path, provider, threads)
         return cls(session, actual, read_model_info(session, path), size)
 
