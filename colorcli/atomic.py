@@ -15,6 +15,16 @@ from pathlib import Path
 TEMP_SUFFIX = ".colorcli-tmp"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; a finished file gets the usual permissions (0666 less the umask)
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     """Open a temp file beside `path`; on a clean exit it replaces `path`, on any error it is removed."""
@@ -26,6 +36,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp, _FILE_MODE)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

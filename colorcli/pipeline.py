@@ -229,19 +229,30 @@ def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
+def _get_while_parent_lives(source):
+    """queue.get that gives up (ends the worker) if the parent was killed outright."""
+    parent = mp.parent_process()
+    while True:
+        try:
+            return source.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                raise SystemExit(1) from None
+
+
 def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     def infer(small: np.ndarray) -> np.ndarray:
         requests.put((worker_id, small))
-        reply = replies.get()
+        reply = _get_while_parent_lives(replies)
         if isinstance(reply, str):
             raise ColorcliError(reply)
         return reply
 
     while True:
-        task = tasks.get()
+        task = _get_while_parent_lives(tasks)
         if task is None:
             return
         job, ref_path = task

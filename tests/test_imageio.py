@@ -136,3 +136,12 @@ def test_output_extension():
     assert imageio.output_extension(Path("a/b.JPG"), "keep") == ".JPG"
     assert imageio.output_extension(Path("a/b.gif"), "keep") == ".png"
     assert imageio.output_extension(Path("a/b.tif"), "jpg") == ".jpg"
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    imageio.write_image(tmp_path / "p.png", np.zeros((4, 4, 3), np.uint8), imageio.ScanImage(pixels=GREY))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask

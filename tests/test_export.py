@@ -1,0 +1,194 @@
+"""colorcli export: tiny U-Nets at several depths, checked in ONNX Runtime against PyTorch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")  # the train extra
+onnx = pytest.importorskip("onnx")
+
+import onnxruntime as ort  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from colorcli import __version__, cache, contract, export, registry  # noqa: E402
+from colorcli.checkpoint import build_generator, load_generator, save_checkpoint  # noqa: E402
+from colorcli.cli import cli  # noqa: E402
+from colorcli.errors import CheckpointError, ModelError  # noqa: E402
+from colorcli.models import unet_config  # noqa: E402
+from conftest import SHARED_DATA  # noqa: E402
+
+BSDS_VAL = SHARED_DATA / "photos" / "val" / "bsds500"
+
+
+def make_run(run_dir: Path, size: int, levels: int, normalisation=None) -> Path:
+    """A checkpoint of a tiny U-Net whose outputs are not near zero and whose BatchNorms hold
+    non-trivial running statistics, so folding and export errors would show."""
+    model_config = unet_config(size, ngf=4, levels=levels)
+    generator = build_generator(model_config)
+    torch.manual_seed(levels)
+    for module in generator.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(module.weight, 0.0, 0.25)
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.normal_(module.weight, 1.0, 0.3)
+            torch.nn.init.normal_(module.bias, 0.0, 0.3)
+    generator.train()
+    with torch.no_grad():
+        for _ in range(3):
+            generator(torch.rand(4, 1, size, size) * 2 - 1)
+    config = {
+        "model": model_config,
+        "normalisation": normalisation or {"input": contract.INPUT_NORM, "output": contract.OUTPUT_NORM},
+        "training": {"dataset": "test", "epochs": 2, "size": size},
+        "data": {"train": "synthetic"},
+        "epoch": 2,
+        "metrics": {"val": {"psnr": 21.5}, "gray_baseline": {"psnr": 20.1}},
+    }
+    save_checkpoint(run_dir, "last", generator.eval(), config)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run5(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("run5"), size=64, levels=5)
+
+
+def onnx_matches_torch(model_path: Path, run_dir: Path, shapes, tolerance: float) -> float:
+    generator, _ = load_generator(run_dir)
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for shape in shapes:
+        batch = rng.uniform(-1, 1, shape).astype(np.float32)
+        with torch.no_grad():
+            expected = generator(torch.from_numpy(batch)).numpy()
+        (got,) = session.run(None, {contract.INPUT_NAME: batch})
+        assert got.shape == expected.shape == (shape[0], 2, shape[2], shape[3])
+        assert np.abs(expected).max() > 0.1  # meaningful outputs, not all near zero
+        worst = max(worst, float(np.abs(got - expected).max()))
+    assert worst <= tolerance
+    return worst
+
+
+def graph_ops(model) -> set[str]:
+    return {node.op_type for node in model.graph.node}
+
+
+@pytest.fixture(scope="module")
+def exported5(tmp_path_factory, run5):
+    """run5 exported through the command line, with real photos in the parity check."""
+    out = tmp_path_factory.mktemp("export") / "tiny-unet.onnx"
+    result = CliRunner().invoke(cli, ["export", str(run5), "--out", str(out), "--images", str(BSDS_VAL)])
+    assert result.exit_code == 0, result.output
+    return out, result.stdout
+
+
+def check_exported(out: Path, run_dir: Path, levels: int) -> None:
+    unit = 2**levels
+    stem = out.stem
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, f"{stem}.json", f"{stem}.md"])
+    onnx_matches_torch(out, run_dir, [(1, 1, unit, unit), (3, 1, 2 * unit, 3 * unit), (2, 1, 4 * unit, unit)], 1e-4)
+    model = onnx.load(str(out))
+    assert "BatchNormalization" not in graph_ops(model)
+    assert {op.domain: op.version for op in model.opset_import}[""] == 18
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [bool(d.dim_param) for d in dims] == [True, False, True, True] and dims[1].dim_value == 1
+
+
+def test_export_three_levels(tmp_path):
+    run_dir = make_run(tmp_path / "run", size=32, levels=3)
+    out = tmp_path / "out" / "unet3.onnx"
+    result = export.export_model(run_dir, out)
+    assert result.path == out
+    assert result.folded_batchnorms == 3  # encoder level 1, decoder blocks 0 and 1
+    assert result.parity["max_abs_diff"] <= 1e-4
+    check_exported(out, run_dir, levels=3)
+
+
+def test_cli_export_five_levels(exported5, run5):
+    out, stdout = exported5
+    assert "folded 7 BatchNorm layers" in stdout
+    assert "parity fp32 on photos (" in stdout and "wrote" in stdout
+    check_exported(out, run5, levels=5)
+
+
+def test_metadata_and_card_round_trip(exported5, run5):
+    out, _ = exported5
+    _, config = load_generator(run5)
+
+    meta = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert meta[contract.META_NATIVE_SIZE] == "64" and meta[contract.META_SIZE_UNIT] == "32"
+    assert meta[contract.META_INPUT_NORM] == contract.INPUT_NORM
+    assert meta[contract.META_OUTPUT_NORM] == contract.OUTPUT_NORM
+    assert meta[contract.META_ARCHITECTURE] == "unet"
+    assert json.loads(meta[contract.META_MODEL_CONFIG]) == config["model"]
+    training = json.loads(meta[contract.META_TRAINING])
+    assert training["dataset"] == "test" and training["epochs_completed"] == 2
+    assert training["data"] == {"train": "synthetic"}
+    assert json.loads(meta[contract.META_METRICS]) == config["metrics"]
+    assert meta[contract.META_VERSION] == __version__ and meta[contract.META_PRECISION] == "fp32"
+    assert meta[contract.META_CREATED].endswith("+00:00")
+
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["sha256"] == cache.sha256_file(out)
+    assert card["size"] == out.stat().st_size
+    assert card["native_size"] == 64 and card["size_unit"] == 32 and card["metrics"] == config["metrics"]
+    assert card["parity"]["max_abs_diff"] <= 1e-4
+    labels = [check["input"] for check in card["parity"]["checks"]]
+    assert any(label.startswith("photos (") for label in labels)
+    markdown = out.with_suffix(".md").read_text()
+    assert card["sha256"] in markdown and "L/50-1" in markdown and "psnr" in markdown
+
+
+def test_fp16_weights_keep_float32_io(tmp_path, run5):
+    out = tmp_path / "h.onnx"
+    result = export.export_model(run5, out, fp16=True)
+    assert result.precision == "fp16" and result.parity["tolerance"] == 2e-2
+    model = onnx.load(str(out))
+    initializer_types = {init.data_type for init in model.graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in initializer_types and onnx.TensorProto.FLOAT not in initializer_types
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    onnx_matches_torch(out, run5, [(2, 1, 64, 96)], 2e-2)
+
+
+def test_failed_verification_writes_nothing(tmp_path, run5, monkeypatch):
+    out = tmp_path / "keep" / "m.onnx"
+    out.parent.mkdir()
+    out.write_bytes(b"previous model")
+    monkeypatch.setitem(export.PARITY_TOLERANCE, "fp32", -1.0)  # no export can pass
+    with pytest.raises(ModelError, match="parity check failed"):
+        export.export_model(run5, out)
+    assert out.read_bytes() == b"previous model"
+    assert [p.name for p in out.parent.iterdir()] == ["m.onnx"]
+
+
+def test_checkpoint_outside_the_contract_is_refused(tmp_path):
+    run_dir = make_run(tmp_path / "run", size=32, levels=3, normalisation={"input": "L/100", "output": "ab/128"})
+    with pytest.raises(CheckpointError, match="normalisation"):
+        export.export_model(run_dir, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_exported_model_imports_and_resolves_by_name(tmp_path, exported5, monkeypatch):
+    out, _ = exported5
+    monkeypatch.setenv(cache.HOME_ENV, str(tmp_path / "home"))
+    monkeypatch.setattr(registry, "EMBEDDED_DIR", tmp_path / "no-embedded")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["fetch", "--from", str(out)])
+    assert result.exit_code == 0, result.output
+    assert registry.resolve_model("tiny-unet").read_bytes() == out.read_bytes()
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path, run5):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export", str(run5), "--out", str(tmp_path / "model.bin")])
+    assert result.exit_code == 2 and "must be an .onnx file" in result.stderr
+    result = runner.invoke(cli, ["export", str(tmp_path), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1 and "no checkpoint here" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m.onnx").exists()
