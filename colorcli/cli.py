@@ -17,6 +17,7 @@ from colorcli import __version__
 # name -> (module, attribute, one-line summary shown by `colorcli --help` without importing it)
 COMMANDS = {
     "colorize": ("colorcli.commands.colorize", "colorize", "Colorize grayscale images, mirroring folders under --out."),
+    "eval": ("colorcli.commands.eval", "eval_command", "Score colorizations against colour originals, or benchmark a model."),
     "export": ("colorcli.commands.export", "export", "Export a trained generator to a verified ONNX model with its card."),
     "fetch": ("colorcli.commands.fetch", "fetch", "Download (or import) a model into the cache, verified by sha256."),
     "models": ("colorcli.commands.fetch", "models", "List embedded, cached and published models."),

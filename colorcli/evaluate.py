@@ -1,0 +1,450 @@
+"""Scoring colorizations against colour originals (`colorcli eval`).
+
+Two modes. Prediction mode scores each file under PRED against the reference under REF with the same
+relative path (extension aside). Benchmark mode makes the grayscale input from each reference (L of
+Lab kept, a = b = 0), colorizes it with a model through the same Colorizer code as `colorize`, and
+scores the result. Either way the grayscale input itself is scored too (the gray baseline), so every
+figure has its context.
+
+Work runs in spawned worker processes, a chunk of pairs at a time; same-size images are scored as one
+batch (metrics.score_batch). A file that cannot be scored becomes a failed record with its reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import multiprocessing as mp
+import os
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from colorcli import metrics
+from colorcli.errors import ColorcliError, ImageError, UsageError
+
+SHEET_ROWS = 4  # best and worst images each on the contact sheet
+SHEET_CELL = 128  # pixels per image on the contact sheet
+_GAP = 4  # pixels between contact sheet cells
+_CHUNK_MAX = 256  # pairs per worker task
+_BATCH_PIXELS = 1 << 20  # a worker scores what it has read once it holds this many reference pixels
+_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str  # relative path without extension, with forward slashes
+    ref: Path
+    pred: Path | None = None  # None in benchmark mode
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a worker needs to load the same model the parent loaded (sessions cannot be pickled)."""
+
+    path: str
+    provider: str
+    size: int
+    threads: int | None = None
+
+
+@dataclass
+class Matching:
+    pairs: list[Pair]
+    references_without_prediction: list[str]
+    predictions_without_reference: list[str]
+    ambiguous: list[str]  # names that two files in one folder share (a.png and a.jpg)
+
+
+# ---------------------------------------------------------------- finding the images
+
+
+def index_images(root: Path, option: str) -> tuple[dict[str, Path], list[str]]:
+    """Images under `root` by relative path without extension, and the names two files share."""
+    from colorcli.pipeline import walk_images
+
+    if not root.is_dir():
+        raise UsageError(f"{option} {root}: not a folder" if root.exists() else f"{option} {root}: no such folder")
+    found: dict[str, Path] = {}
+    clashes: dict[str, list[Path]] = {}
+    for path in walk_images(root):
+        name = path.relative_to(root).with_suffix("").as_posix()
+        if name in found:
+            clashes.setdefault(name, [found[name]]).append(path)
+        else:
+            found[name] = path
+    ambiguous = [f"{option} {name}: " + ", ".join(p.name for p in paths) for name, paths in clashes.items()]
+    for name in clashes:
+        del found[name]
+    if not found and not clashes:
+        raise UsageError(f"{option} {root}: no images found (looked for {_extensions()})")
+    return found, ambiguous
+
+
+def _extensions() -> str:
+    from colorcli.imageio import INPUT_EXTENSIONS
+
+    return " ".join(sorted(INPUT_EXTENSIONS))
+
+
+def match(ref_dir: Path, pred_dir: Path) -> Matching:
+    """Pair predictions with references by relative path without extension."""
+    refs, ambiguous_refs = index_images(ref_dir, "--ref")
+    preds, ambiguous_preds = index_images(pred_dir, "--pred")
+    pairs = [Pair(name, refs[name], preds[name]) for name in sorted(refs.keys() & preds.keys())]
+    if not pairs:
+        raise UsageError(f"no file under --pred {pred_dir} has a reference under --ref {ref_dir} "
+                         "(files are matched by relative path without extension)")
+    return Matching(
+        pairs=pairs,
+        references_without_prediction=sorted(refs.keys() - preds.keys()),
+        predictions_without_reference=sorted(preds.keys() - refs.keys()),
+        ambiguous=ambiguous_refs + ambiguous_preds,
+    )
+
+
+def benchmark_pairs(ref_dir: Path) -> Matching:
+    refs, ambiguous = index_images(ref_dir, "--ref")
+    return Matching([Pair(name, refs[name]) for name in sorted(refs)], [], [], ambiguous)
+
+
+# ---------------------------------------------------------------- scoring (runs in workers)
+
+_colorizer = None  # the worker's own Colorizer in benchmark mode
+
+
+def _init_worker(spec: ModelSpec | None, colorizer=None) -> None:
+    global _colorizer
+    if colorizer is not None:
+        _colorizer = colorizer
+    elif spec is not None:
+        from colorcli.runtime import Colorizer
+
+        _colorizer = Colorizer.load(spec.path, provider=spec.provider, size=spec.size, threads=spec.threads)
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Grey or RGB, 8 or 16 bit, to 8-bit RGB: the metrics are defined on 8-bit sRGB."""
+    if pixels.dtype == np.uint16:
+        pixels = (pixels.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def _size(array: np.ndarray) -> str:
+    return f"{array.shape[1]}x{array.shape[0]}"
+
+
+def load_triplet(pair: Pair, colorizer=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gray baseline, prediction, reference) of a pair as 8-bit RGB; raises ColorcliError."""
+    from colorcli.imageio import read_image
+
+    image = read_image(pair.ref)
+    ref = to_rgb8(image.pixels)
+    gray = metrics.gray_baseline(ref)
+    if pair.pred is None:
+        pred = colorizer.colorize(gray, orientation=image.orientation)
+    else:
+        pred = to_rgb8(read_image(pair.pred).pixels)
+        if pred.shape != ref.shape:
+            raise ImageError(f"size differs: prediction {_size(pred)}, reference {_size(ref)}")
+    return gray, pred, ref
+
+
+def _record(pair: Pair, status: str, reason: str | None = None, **extra) -> dict:
+    return {"name": pair.name, "reference": str(pair.ref),
+            "prediction": None if pair.pred is None else str(pair.pred),
+            "status": status, "reason": reason, **extra}
+
+
+def _rounded(values: dict[str, np.ndarray], i: int) -> dict[str, float]:
+    return {key: round(float(values[key][i]), _DECIMALS) for key in metrics.KEYS}
+
+
+def score_pairs(pairs: list[Pair]) -> list[dict]:
+    """Records of a chunk of pairs, in order. Same-size images are scored as one batch, a few
+    megapixels at a time, so a chunk of large scans is never held in memory all at once."""
+    records: list[dict | None] = [None] * len(pairs)
+    pending: dict[tuple, list[tuple]] = {}  # shape -> [(index, gray, prediction, reference)]
+    held = 0
+    for i, pair in enumerate(pairs):
+        try:
+            gray, pred, ref = load_triplet(pair, _colorizer)
+        except ColorcliError as error:
+            records[i] = _record(pair, "failed", _without_path(str(error), pair))
+            continue
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
+            records[i] = _record(pair, "failed", f"{type(error).__name__}: {error}")
+            continue
+        pending.setdefault(ref.shape, []).append((i, gray, pred, ref))
+        held += ref.shape[0] * ref.shape[1]
+        if held >= _BATCH_PIXELS:
+            _score_groups(pairs, pending, records)
+            pending, held = {}, 0
+    _score_groups(pairs, pending, records)
+    return records
+
+
+def _score_groups(pairs: list[Pair], groups: dict[tuple, list[tuple]], records: list) -> None:
+    for shape, members in groups.items():
+        index = [m[0] for m in members]
+        grays, preds, refs = (np.stack([m[k] for m in members]) for k in (1, 2, 3))
+        try:
+            scored, baseline = metrics.score_batch(preds, refs), metrics.score_batch(grays, refs)
+        except ColorcliError as error:
+            for i in index:
+                records[i] = _record(pairs[i], "failed", str(error))
+            continue
+        for row, i in enumerate(index):
+            records[i] = _record(pairs[i], "ok", width=shape[1], height=shape[0],
+                                 metrics=_rounded(scored, row), baseline=_rounded(baseline, row))
+
+
+def _without_path(message: str, pair: Pair) -> str:
+    """ImageErrors start with the path; records name their files already."""
+    for path in (pair.ref, pair.pred):
+        if path is not None and message.startswith(f"{path}: "):
+            return f"{'reference' if path == pair.ref else 'prediction'}: {message[len(str(path)) + 2:]}"
+    return message
+
+
+def run(pairs: list[Pair], workers: int, spec: ModelSpec | None = None, colorizer=None,
+        on_progress: Callable[[int], None] = lambda done: None) -> list[dict]:
+    """Score every pair with `workers` spawned processes; records in input order.
+
+    One worker, or no more pairs than one chunk, runs in this process (spawning costs more than that).
+
+    In benchmark mode `spec` tells each worker which model to load; `colorizer` is the parent's own,
+    used when scoring runs in this process.
+    """
+    if workers <= 1 or len(pairs) <= _CHUNK_MAX:
+        _init_worker(spec, colorizer)
+        records = []
+        for start in range(0, len(pairs), _CHUNK_MAX):
+            records += score_pairs(pairs[start : start + _CHUNK_MAX])
+            on_progress(len(records))
+        return records
+    size = max(1, min(_CHUNK_MAX, math.ceil(len(pairs) / (workers * 4))))
+    chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
+    results: list[list[dict] | None] = [None] * len(chunks)
+    done = 0
+    context = mp.get_context("spawn")  # never fork a process that may hold an ONNX Runtime session
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(spec,)) as pool:
+        futures = {pool.submit(score_pairs, chunk): k for k, chunk in enumerate(chunks)}
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    k = futures[future]
+                    results[k] = _chunk_result(future, chunks[k])
+                    done += len(chunks[k])
+                    on_progress(done)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [record for chunk in results for record in chunk]
+
+
+def _chunk_result(future, chunk: list[Pair]) -> list[dict]:
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - a crashed worker fails its files, not the run
+        reason = f"worker failed ({type(error).__name__}: {error})".strip()
+        return [_record(pair, "failed", reason) for pair in chunk]
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------- summaries and outputs
+
+
+def summaries(records: list[dict]) -> tuple[dict, dict]:
+    """(model or prediction summary, gray baseline summary) over the scored records."""
+    ok = [r for r in records if r["status"] == "ok"]
+    return (_rounded_summary(metrics.summarize([r["metrics"] for r in ok])),
+            _rounded_summary(metrics.summarize([r["baseline"] for r in ok])))
+
+
+def _rounded_summary(summary: dict) -> dict:
+    return {key: value if key == "n" else {k: round(v, _DECIMALS) for k, v in value.items()}
+            for key, value in summary.items()}
+
+
+CSV_FIELDS = (["name", "status", "reason", "width", "height"] + list(metrics.KEYS)
+              + [f"baseline_{key}" for key in metrics.KEYS] + ["reference", "prediction"])
+
+
+def write_csv(path: Path, records: list[dict]) -> None:
+    from colorcli.atomic import atomic_write
+
+    with atomic_write(path, "w") as handle:
+        writer = csv.DictWriter(handle, CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            row = {key: record.get(key) for key in ("name", "status", "reason", "width", "height",
+                                                    "reference", "prediction")}
+            row.update(record.get("metrics") or {})
+            row.update({f"baseline_{k}": v for k, v in (record.get("baseline") or {}).items()})
+            writer.writerow(row)
+
+
+def sheet_picks(records: list[dict], count: int = SHEET_ROWS) -> tuple[list[dict], list[dict]]:
+    """The best and the worst scored records by CIEDE2000 (lowest and highest), without overlap."""
+    ok = sorted((r for r in records if r["status"] == "ok"), key=lambda r: r["metrics"]["ciede2000"])
+    best = ok[: min(count, (len(ok) + 1) // 2)]
+    worst = ok[len(best) :][-count:][::-1]
+    return best, worst
+
+
+def write_sheet(path: Path, records: list[dict], colorizer=None) -> None:
+    """A contact sheet PNG: rows of gray | prediction | reference, best then worst by CIEDE2000."""
+    import cv2
+
+    from colorcli.atomic import atomic_write
+
+    best, worst = sheet_picks(records)
+    if not best:
+        raise UsageError("--sheet: no image was scored, so there is nothing to show")
+    width = 3 * SHEET_CELL + 4 * _GAP
+    strips = [_text_strip("gray  |  prediction  |  reference", width, 20, bold=True)]
+    for title, picks in (("best (lowest CIEDE2000)", best), ("worst (highest CIEDE2000)", worst)):
+        if not picks:
+            continue
+        strips.append(_text_strip(title, width, 22, bold=True))
+        for record in picks:
+            cells = [_fit(image) for image in load_triplet(_pair_of(record), colorizer)]
+            row = np.full((SHEET_CELL + 2 * _GAP, width, 3), 255, np.uint8)
+            for k, cell in enumerate(cells):
+                left = _GAP + k * (SHEET_CELL + _GAP)
+                row[_GAP : _GAP + SHEET_CELL, left : left + SHEET_CELL] = cell
+            scores = record["metrics"]
+            label = f"{record['name']}  dE00 {scores['ciede2000']:.2f}  PSNR {scores['psnr']:.2f}"
+            strips += [_text_strip(label, width, 16), row]
+    sheet = np.concatenate(strips, axis=0)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ColorcliError(f"{path}: could not encode the contact sheet")
+    with atomic_write(path) as handle:
+        handle.write(encoded.tobytes())
+
+
+def _fit(image: np.ndarray) -> np.ndarray:
+    """An image scaled to fit a SHEET_CELL square (nearest-neighbour when enlarged), centred on white."""
+    import cv2
+
+    height, width = image.shape[:2]
+    scale = SHEET_CELL / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA)
+    cell = np.full((SHEET_CELL, SHEET_CELL, 3), 255, np.uint8)
+    top, left = (SHEET_CELL - size[1]) // 2, (SHEET_CELL - size[0]) // 2
+    cell[top : top + size[1], left : left + size[0]] = resized
+    return cell
+
+
+def _text_strip(text: str, width: int, height: int, bold: bool = False) -> np.ndarray:
+    import cv2
+
+    strip = np.full((height, width, 3), 255, np.uint8)
+    scale = 0.42
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    def fits(candidate: str) -> bool:
+        return cv2.getTextSize(candidate, font, scale, 1)[0][0] <= width - 2 * _GAP
+
+    if not fits(text):
+        while text and not fits(text + "..."):
+            text = text[:-1]
+        text += "..."
+    cv2.putText(strip, text, (_GAP, height - 5), font, scale, (0, 0, 0), 2 if bold else 1, cv2.LINE_AA)
+    return strip
+
+
+# ---------------------------------------------------------------- FID (optional, needs torch)
+
+FID_RELIABLE_COUNT = 2048  # below this many images (the feature size) FID is biased and noisy
+FID_SIZE = 299
+_FID_BATCH = 32
+
+
+def load_fid_network(weights: Path | None):
+    """The TorchScript FID Inception network in `weights`; raises a one-line error when it cannot run."""
+    from colorcli.errors import MissingDependencyError
+
+    if weights is None:
+        raise UsageError("--fid needs --fid-weights FILE: the FID Inception network "
+                         "(pt_inception-2015-12-05) as TorchScript, e.g. inception-2015-12-05.pt; "
+                         "colorcli cannot download it")
+    if not weights.is_file():
+        raise UsageError(f"--fid-weights {weights}: no such file")
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError("FID needs PyTorch: pip install colorcli[train]") from None
+    try:
+        with warnings.catch_warnings():  # torch 2.9+ deprecates TorchScript, the format FID networks ship in
+            warnings.simplefilter("ignore", DeprecationWarning)
+            network = torch.jit.load(str(weights), map_location="cpu")
+    except Exception as error:  # noqa: BLE001 - torch raises RuntimeError and others on bad files
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"--fid-weights {weights}: not a TorchScript network ({first})") from None
+    return network.eval()
+
+
+def fid_features(network, images: list[np.ndarray]) -> np.ndarray:
+    """Pool features (N, D) of 8-bit RGB images, each resized (bicubic) to 299x299 and given as 0..255."""
+    import cv2
+    import torch
+
+    batch = np.stack([cv2.resize(image, (FID_SIZE, FID_SIZE), interpolation=cv2.INTER_CUBIC)
+                      for image in images])
+    x = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        try:
+            features = network(x, return_features=True)  # the NVIDIA / clean-fid TorchScript interface
+        except RuntimeError:
+            features = network(x)  # networks whose forward returns the pool features
+    return features.reshape(len(images), -1).double().numpy()
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance of Gaussians fitted to two feature sets (N, D)."""
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr sqrt(A B) = sum of sqrt(eigenvalues of A^1/2 B A^1/2), a symmetric PSD matrix.
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
+    diff = mean_a - mean_b
+    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
+
+
+def fid(network, records: list[dict], colorizer=None) -> dict:
+    """FID of the predictions and of the gray baseline, each against the references."""
+    ok = [r for r in records if r["status"] == "ok"]
+    if len(ok) < 2:
+        raise UsageError("--fid needs at least 2 scored images")
+    features: dict[str, list[np.ndarray]] = {"gray": [], "prediction": [], "reference": []}
+    for start in range(0, len(ok), _FID_BATCH):
+        triplets = [load_triplet(_pair_of(r), colorizer) for r in ok[start : start + _FID_BATCH]]
+        for k, kind in enumerate(features):
+            features[kind].append(fid_features(network, [t[k] for t in triplets]))
+    gray, pred, ref = (np.concatenate(parts) for parts in features.values())
+    result = {"n": len(ok), "fid": round(frechet_distance(pred, ref), _DECIMALS),
+              "fid_baseline": round(frechet_distance(gray, ref), _DECIMALS)}
+    if len(ok) < FID_RELIABLE_COUNT:
+        result["warning"] = (f"FID on {len(ok)} images is unreliable (biased and noisy below "
+                             f"{FID_RELIABLE_COUNT}); compare it only between runs on the same images")
+    return result
+
+
+def _pair_of(record: dict) -> Pair:
+    return Pair(record["name"], Path(record["reference"]),
+                None if record["prediction"] is None else Path(record["prediction"]))
