@@ -1,0 +1,143 @@
+"""`colorcli train`: pix2pix in Lab on CIFAR-10 or a folder of colour photos (needs the train extra)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+_PATH = click.Path(path_type=Path, file_okay=False)
+
+
+@click.command()
+@click.option("--dataset", metavar="cifar10|DIR",
+              help="cifar10 (python batches under --data-dir) or a folder of colour photos, searched recursively "
+                   "(required unless --resume).")
+@click.option("--data-dir", type=_PATH, help="Folder holding cifar-10-batches-py (for --dataset cifar10).")
+@click.option("--download", is_flag=True, help="Fetch the official CIFAR-10 archive (md5-checked) into --data-dir.")
+@click.option("--val-dir", type=_PATH, help="Validation photos (default: a fixed 5% of --dataset, chosen by path hash).")
+@click.option("--out", required=True, type=_PATH, metavar="RUN_DIR", help="Run directory: checkpoints, metrics, pictures.")
+@click.option("--size", type=click.IntRange(min=4), help="Training resolution in px  [default: 32 for cifar10, 256 for folders]")
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True, help="Generator width (channels capped at 8*ngf).")
+@click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True, help="PatchGAN discriminator width.")
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True, help="Weight of the L1 loss.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True, help="Adam learning rate (both nets).")
+@click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Adam beta1.")
+@click.option("--clip-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Generator gradient-norm clip.")
+@click.option("--decay-start", type=click.IntRange(min=0), default=20, show_default=True, help="Epoch where LR halving starts.")
+@click.option("--decay-every", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs between LR steps.")
+@click.option("--decay-gamma", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="LR factor per step.")
+@click.option("--dropout-blocks", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Decoder blocks with dropout 0.5 (from the innermost).")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N training images (quick trials).")
+@click.option("--val-limit", type=click.IntRange(min=1), help="Use only the first N validation images.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--amp", is_flag=True, help="Mixed precision (CUDA only).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Threads decoding photos.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch CPU threads (default: one per core; on a busy machine fewer can be faster).")
+@click.option("--sample-every", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Write a sample grid every N epochs.")
+@click.option("--resume", is_flag=True, help="Continue RUN_DIR exactly where its last checkpoint stopped.")
+@click.pass_context
+def train(ctx, **kwargs):
+    """Train the pix2pix generator that colorize runs (L in, ab out, Lab).
+
+    Every epoch: validation PSNR, SSIM, CIEDE2000 and colourfulness beside the gray
+    baseline go to RUN_DIR/metrics.jsonl; last.json and best.json (lowest CIEDE2000)
+    are saved atomically; curves.png and samples/ show progress.
+
+    \b
+    Examples:
+      colorcli train --dataset cifar10 --data-dir ./data --download --out runs/c10
+      colorcli train --dataset ./photos/train --val-dir ./photos/val --size 256 --out runs/p256
+      colorcli train --out runs/c10 --resume --epochs 80
+      colorcli export runs/c10 --out c10.onnx
+    """
+    from colorcli.errors import MissingDependencyError
+
+    try:
+        import torch  # noqa: F401
+        import safetensors  # noqa: F401
+    except ImportError as error:
+        raise MissingDependencyError(f"colorcli train needs {error.name}: pip install \"colorcli[train]\"") from None
+    from colorcli.train import TrainOptions, train as run_training
+
+    # absolute paths, so that --resume works from any folder
+    kwargs = {k: (str(v.resolve()) if isinstance(v, Path) and k != "out" else str(v) if isinstance(v, Path) else v)
+              for k, v in kwargs.items()}
+    if kwargs["dataset"] and kwargs["dataset"] != "cifar10":
+        kwargs["dataset"] = str(Path(kwargs["dataset"]).resolve())
+    options = TrainOptions(**kwargs, command="colorcli " + " ".join(sys.argv[1:]))
+    given = {name for name in kwargs if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    with Display() as display:
+        record = run_training(options, display.report, given)
+    click.echo(f"done: epoch {record.get('epoch')}, val CIEDE2000 {record.get('val_ciede2000', float('nan')):.2f} "
+               f"(gray {record.get('gray_ciede2000', float('nan')):.2f}); run in {options.out}")
+
+
+def _epoch_line(r: dict, epochs: int) -> str:
+    line = (f"epoch {r['epoch']}/{epochs}  G {r['loss_g']:.3f} (gan {r['loss_g_gan']:.3f}, L1 {r['loss_l1']:.4f})  "
+            f"D {r['loss_d']:.3f} acc {r['d_accuracy']:.2f} | val PSNR {r['val_psnr']:.2f} SSIM {r['val_ssim']:.3f} "
+            f"CIEDE2000 {r['val_ciede2000']:.2f} colourfulness {r['val_colorfulness']:.1f}/{r['ref_colorfulness']:.1f} "
+            f"| gray CIEDE2000 {r['gray_ciede2000']:.2f} | {r['images_per_s']:.0f} img/s")
+    return line + ("  * best" if r.get("best") else "")
+
+
+class Display:
+    """Draws train() events: a rich progress bar with live losses on a terminal, plain lines otherwise."""
+
+    def __init__(self):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, soft_wrap=True)  # log lines stay whole in files
+        self.live = self.console.is_terminal
+        self.progress = None
+        self.task = None
+        self.epochs = 0
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), TextColumn("{task.fields[losses]}"),
+                                     console=self.console, transient=True)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def report(self, kind: str, data: dict) -> None:
+        if kind == "start":
+            self.epochs = data["epochs"]
+            d, g = data["data"], data["gray_baseline"]
+            self.console.print(f"training on {data['device']}: {d.get('train_images')} train / {d.get('val_images')} "
+                               f"val images at {data['size']} px, U-Net {data['levels']} levels "
+                               f"({data['generator_parameters'] / 1e6:.2f} M params), epochs {data['first_epoch']}.."
+                               f"{data['epochs']}", highlight=False)
+            skipped = d.get("skipped_train")
+            if skipped and any(skipped.values()):
+                self.console.print(f"skipped training photos: {skipped}", highlight=False)
+            self.console.print(f"gray baseline (validation): PSNR {g['psnr']:.2f} SSIM {g['ssim']:.3f} "
+                               f"CIEDE2000 {g['ciede2000']:.2f} colourfulness {g['colorfulness']:.1f}", highlight=False)
+        elif kind == "step" and self.progress is not None:
+            losses = data["losses"]
+            text = (f"G {losses['loss_g']:.3f} L1 {losses['loss_l1']:.4f} D {losses['loss_d']:.3f} "
+                    f"acc {losses['d_accuracy']:.2f} {data['images_per_s']:.0f} img/s")
+            description = f"epoch {data['epoch']}/{self.epochs}"
+            if self.task is None:
+                self.task = self.progress.add_task(description, total=data["steps"], losses=text)
+            self.progress.update(self.task, description=description, total=data["steps"],
+                                 completed=data["step"], losses=text)
+        elif kind == "epoch":
+            self.console.print(_epoch_line(data, self.epochs), highlight=False)
+        elif kind == "note":
+            self.console.print(data["text"], highlight=False)

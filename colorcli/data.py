@@ -1,0 +1,327 @@
+"""Training data: CIFAR-10 python batches or a folder of colour photos, held in memory as uint8 RGB.
+
+Photos are decoded once (short side resized to ``load_size`` = about 1.12 x the training size)
+and augmented every batch by a random ``size`` x ``size`` crop and a random horizontal flip, as
+pix2pix does (286 -> 256). Validation images are resized (short side = size) and centre-cropped.
+The conversion to Lab runs in torch, on the training device, batch by batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from colorcli import color
+from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
+from colorcli.errors import DataError, DownloadError
+
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR_DIRNAME = "cifar-10-batches-py"
+# The official batches and their md5s (the list torchvision checks).
+CIFAR_TRAIN = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+}
+CIFAR_TEST = {"test_batch": "40351d587109b95175f43aff81a1287e"}
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+LOAD_SCALE = 1.12  # decode with the short side at about 1.12 x size, then random-crop size
+
+
+def load_size_for(size: int) -> int:
+    return int(round(size * LOAD_SCALE))
+
+
+@dataclass
+class Split:
+    """Training bank (uniform uint8 array [N,h,w,3] or a list of uint8 arrays) and validation set."""
+
+    train: np.ndarray | list
+    val: np.ndarray  # uint8 [M, size, size, 3]
+    description: dict = field(default_factory=dict)
+
+
+# --- CIFAR-10 -------------------------------------------------------------------------------------
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _missing_cifar_message(folder: Path) -> str:
+    return (f"CIFAR-10 not found in {folder}: put the python batches there "
+            f"(unpack {CIFAR_URL}) or add --download")
+
+
+def read_cifar_batch(path: Path, md5: str | None) -> np.ndarray:
+    """One CIFAR python batch -> uint8 RGB [N, 32, 32, 3], after checking its md5 (None: no check)."""
+    if not path.is_file():
+        raise DataError(_missing_cifar_message(path.parent) + f" (missing {path.name})")
+    if md5 is not None and md5_of(path) != md5:
+        raise DataError(f"{path}: md5 mismatch (expected {md5}); the file is corrupt or not the official batch")
+    try:
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as error:
+        raise DataError(f"{path}: not a CIFAR python batch ({type(error).__name__})") from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataError(f"{path}: not a CIFAR python batch (data shape {data.shape})")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+
+
+def cifar_folder(data_dir: Path) -> Path:
+    data_dir = Path(data_dir)
+    return data_dir if data_dir.name == CIFAR_DIRNAME else data_dir / CIFAR_DIRNAME
+
+
+def load_cifar10(data_dir: Path, train_md5: dict | None = None, test_md5: dict | None = None,
+                 verify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The official split: data_batch_1..5 (train) and test_batch (validation), uint8 RGB.
+
+    Each batch is checked against its md5 (default: the official list, CIFAR_TRAIN / CIFAR_TEST).
+    """
+    train_md5 = CIFAR_TRAIN if train_md5 is None else train_md5
+    test_md5 = CIFAR_TEST if test_md5 is None else test_md5
+    folder = cifar_folder(data_dir)
+    if not folder.is_dir():
+        raise DataError(_missing_cifar_message(folder))
+    train = [read_cifar_batch(folder / name, md5 if verify else None) for name, md5 in train_md5.items()]
+    test = [read_cifar_batch(folder / name, md5 if verify else None) for name, md5 in test_md5.items()]
+    return np.concatenate(train), np.concatenate(test)
+
+
+def download_cifar10(data_dir: Path) -> Path:
+    """Fetch and unpack the official archive (md5-checked) into data_dir unless already there."""
+    import pooch
+
+    data_dir = Path(data_dir)
+    folder = cifar_folder(data_dir)
+    if all((folder / name).is_file() for name in [*CIFAR_TRAIN, *CIFAR_TEST]):
+        return folder
+    try:
+        pooch.retrieve(CIFAR_URL, known_hash=f"md5:{CIFAR_ARCHIVE_MD5}", fname="cifar-10-python.tar.gz",
+                       path=folder.parent, processor=pooch.Untar(extract_dir="."), progressbar=False)
+    except ValueError as error:  # pooch: hash mismatch
+        raise DownloadError(f"{CIFAR_URL}: {error}".splitlines()[0]) from None
+    except Exception as error:  # requests' connection errors and friends
+        raise DownloadError(f"cannot download CIFAR-10 ({type(error).__name__}); offline, unpack {CIFAR_URL} "
+                            f"into {folder.parent} so that {folder} holds data_batch_1..5 and test_batch") from None
+    return folder
+
+
+# --- folders of photos ----------------------------------------------------------------------------
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under root, recursively, in a stable (sorted) order; hidden entries skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder not found")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def resize_short_side(rgb: np.ndarray, short: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = short / min(h, w)
+    size = (max(short, int(round(w * scale))), max(short, int(round(h * scale))))
+    if size == (w, h):
+        return rgb
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, size, interpolation=interpolation)
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(rgb[top : top + size, left : left + size])
+
+
+def decode_photo(path: Path, short: int) -> np.ndarray | str:
+    """uint8 RGB with the short side resized to ``short``, or "gray" / "unreadable"."""
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (short, short))  # JPEG: decode at a reduced scale, much faster
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("1", "L", "LA", "I", "I;16", "F"):
+                return "gray"
+            rgb = np.asarray(img.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return "unreadable"
+    if min(rgb.shape[:2]) < 8:
+        return "unreadable"
+    if color.is_grayscale(rgb):  # grey, grey stored as RGB, or a toned (sepia) print: colorize's notion
+        return "gray"
+    return resize_short_side(rgb, short)
+
+
+def held_out(relative: str, fraction: float) -> bool:
+    """A fixed validation split: the hash of the relative path decides, whatever the file order."""
+    digest = hashlib.sha1(relative.replace(os.sep, "/").encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def _decode_all(paths: list[Path], short: int, workers: int) -> tuple[list[np.ndarray], dict]:
+    counts = {"used": 0, "gray": 0, "unreadable": 0}
+    images = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # PIL and cv2 release the GIL
+        for result in pool.map(lambda p: decode_photo(p, short), paths):
+            if isinstance(result, str):
+                counts[result] += 1
+            else:
+                images.append(result)
+                counts["used"] += 1
+    return images, counts
+
+
+def load_folder(root: Path, size: int, val_dir: Path | None = None, val_fraction: float = 0.05,
+                limit: int | None = None, val_limit: int | None = None, workers: int = 2) -> Split:
+    root = Path(root)
+    files = list_images(root)
+    if val_dir is not None:
+        train_files, val_files = files, list_images(Path(val_dir))
+    else:
+        rel = [str(p.relative_to(root)) for p in files]
+        val_files = [p for p, r in zip(files, rel) if held_out(r, val_fraction)]
+        train_files = [p for p, r in zip(files, rel) if not held_out(r, val_fraction)]
+    if limit is not None:
+        train_files = train_files[:limit]
+    if val_limit is not None:
+        val_files = val_files[:val_limit]
+    train, train_counts = _decode_all(train_files, load_size_for(size), workers)
+    val_images, val_counts = _decode_all(val_files, size, workers)
+    if not train:
+        raise DataError(f"{root}: no usable colour photos ({train_counts['gray']} greyscale, "
+                        f"{train_counts['unreadable']} unreadable skipped)")
+    if not val_images:
+        raise DataError(f"{val_dir or root}: no usable validation photos (use --val-dir or more photos)")
+    val = np.stack([center_crop(img, size) for img in val_images])
+    description = {
+        "dataset": str(root),
+        "val": str(val_dir) if val_dir is not None else f"held out by sha1 of path, fraction {val_fraction}",
+        "train_images": len(train),
+        "val_images": len(val),
+        "skipped_train": {k: v for k, v in train_counts.items() if k != "used"},
+        "skipped_val": {k: v for k, v in val_counts.items() if k != "used"},
+        "load_size": load_size_for(size),
+    }
+    return Split(train, val, description)
+
+
+def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: int | None = None,
+                     val_limit: int | None = None, verify: bool = True) -> Split:
+    if download:
+        download_cifar10(Path(data_dir))
+    train, test = load_cifar10(Path(data_dir), verify=verify)
+    train = train[:limit] if limit is not None else train
+    test = test[:val_limit] if val_limit is not None else test
+    load = load_size_for(size)
+    if load != 32:
+        train = np.stack([cv2.resize(img, (load, load), interpolation=cv2.INTER_CUBIC) for img in train])
+    if size != 32:
+        test = np.stack([cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC) for img in test])
+    description = {"dataset": "cifar10", "data_dir": str(cifar_folder(Path(data_dir))),
+                   "val": "official test_batch", "train_images": len(train), "val_images": len(test),
+                   "load_size": load}
+    return Split(np.ascontiguousarray(train), np.ascontiguousarray(test), description)
+
+
+# --- batches --------------------------------------------------------------------------------------
+
+# sRGB (D65) -> XYZ, the matrix OpenCV uses, and the D65 white point
+_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                            [0.212671, 0.715160, 0.072169],
+                            [0.019334, 0.119193, 0.950227]])
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+
+
+def rgb8_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB [B,H,W,3] (any device) -> model input L/50-1 [B,1,H,W] and target ab/110 [B,2,H,W].
+
+    The standard sRGB (D65) formula, as colorcli.metrics; OpenCV's float path is within 0.3 of it.
+    """
+    c = rgb.float() / 255.0
+    linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _RGB_TO_XYZ.to(linear.device).T / _WHITE.to(linear.device)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    L = torch.where(xyz[..., 1] > 0.008856, 116.0 * f[..., 1] - 16.0, 903.3 * xyz[..., 1])
+    a = 500.0 * (f[..., 0] - f[..., 1])
+    b = 200.0 * (f[..., 1] - f[..., 2])
+    L_norm = (L / L_SCALE - L_OFFSET).unsqueeze(1)
+    ab_norm = torch.stack([a, b], dim=1) / AB_SCALE
+    return L_norm, ab_norm
+
+
+class Batcher:
+    """Random crop + flip batches from a bank of uint8 RGB images, deterministic given a generator.
+
+    A uniform bank (one array) lives as a tensor on ``device`` and is cropped there with one gather;
+    a list bank (photos of different shapes) is cropped on the CPU.
+    """
+
+    def __init__(self, bank: np.ndarray | list, size: int, device: torch.device, augment: bool = True):
+        self.size = size
+        self.device = device
+        self.augment = augment
+        self.uniform = isinstance(bank, np.ndarray)
+        if self.uniform:
+            self.bank = torch.from_numpy(bank).to(device)
+            self.shapes = np.tile(np.array(bank.shape[1:3]), (len(bank), 1))
+        else:
+            self.bank = bank
+            self.shapes = np.array([img.shape[:2] for img in bank])
+        if (self.shapes < size).any():
+            raise DataError(f"training images must be at least {size} px (got {self.shapes.min()})")
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def plan(self, generator: torch.Generator) -> dict:
+        """One epoch of randomness: order, crop offsets and flips, drawn up front."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator)
+        u = torch.rand(n, 3, generator=generator, dtype=torch.float64).numpy()
+        room = self.shapes - self.size + 1
+        if not self.augment:
+            u[:, :2], u[:, 2] = 0.5, 1.0
+        return {"order": order.numpy(), "top": (u[:, 0] * room[:, 0]).astype(np.int64),
+                "left": (u[:, 1] * room[:, 1]).astype(np.int64), "flip": u[:, 2] < 0.5}
+
+    def batch(self, plan: dict, start: int, batch_size: int) -> torch.Tensor:
+        """uint8 RGB [B, size, size, 3] on the device."""
+        idx = plan["order"][start : start + batch_size]
+        top, left, flip = plan["top"][idx], plan["left"][idx], plan["flip"][idx]
+        if self.uniform:
+            span = np.arange(self.size)
+            rows = top[:, None] + span
+            cols = np.where(flip[:, None], left[:, None] + self.size - 1 - span, left[:, None] + span)
+            to = lambda a: torch.from_numpy(a).to(self.device, non_blocking=True)  # noqa: E731
+            return self.bank[to(idx)[:, None, None], to(rows)[:, :, None], to(cols)[:, None, :]]
+        crops = []
+        for i, t, l, f in zip(idx, top, left, flip):
+            crop = self.bank[i][t : t + self.size, l : l + self.size]
+            crops.append(crop[:, ::-1] if f else crop)
+        return torch.from_numpy(np.stack(crops)).to(self.device, non_blocking=True)

@@ -1,0 +1,434 @@
+"""pix2pix training in Lab: the loop, validation against the gray baseline, checkpoints and resume.
+
+``train(options, report)`` runs a whole training. It never prints: every event goes to
+``report(kind, data)`` with kind one of "start", "step", "epoch", "note" (the CLI draws them).
+A run directory holds last.json / best.json (colorcli.checkpoint), metrics.jsonl (one record per
+epoch), curves.png and samples/epoch_NNNN.png (gray | prediction | truth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from colorcli import __version__, checkpoint, color, contract, losses, metrics, models, plots
+from colorcli.data import Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
+from colorcli.errors import CheckpointError, ColorcliError, UsageError
+
+BEST_METRIC = "ciede2000"  # mean CIEDE2000 on the validation split, lower is better
+METRICS_FILE = "metrics.jsonl"
+SAMPLE_COUNT = 8
+# options a resumed run may change; every other one comes from the checkpoint
+RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "threads", "out", "resume", "command")
+
+Report = Callable[[str, dict], None]
+
+
+@dataclass
+class TrainOptions:
+    dataset: str | None  # "cifar10" or a folder of colour photos (None: from the run, on --resume)
+    out: str
+    data_dir: str | None = None
+    download: bool = False
+    val_dir: str | None = None
+    val_fraction: float = 0.05
+    size: int | None = None  # None: 32 for cifar10, 256 for folders
+    limit: int | None = None
+    val_limit: int | None = None
+    ngf: int = 64
+    ndf: int = 64
+    dropout_blocks: int = 3
+    lambda_l1: float = 100.0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    clip_norm: float = 1.0
+    decay_start: int = 20
+    decay_every: int = 10
+    decay_gamma: float = 0.5
+    batch_size: int = 16
+    epochs: int = 50
+    device: str = "auto"
+    amp: bool = False
+    seed: int = 0
+    workers: int = 2
+    threads: int | None = None  # torch CPU threads (None: torch's default, one per core)
+    sample_every: int = 5
+    resume: bool = False
+    command: str = ""
+
+    def resolved_size(self) -> int:
+        return self.size or (32 if self.dataset == "cifar10" else 256)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available to this torch build")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name}: use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def lr_factor(epoch: int, start: int, every: int, gamma: float) -> float:
+    """StepLR after a warm stretch: 1 before ``start``, then x gamma at start and every ``every`` epochs."""
+    return 1.0 if epoch < start else gamma ** ((epoch - start) // every + 1)
+
+
+def hardware(device: torch.device) -> dict:
+    info = {"device": device.type, "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def load_split(o: TrainOptions) -> Split:
+    size = o.resolved_size()
+    if o.dataset == "cifar10":
+        if not o.data_dir:
+            raise UsageError("--dataset cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py)")
+        return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit)
+    return load_folder(Path(o.dataset), size, val_dir=Path(o.val_dir) if o.val_dir else None,
+                       val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers)
+
+
+class Trainer:
+    """The networks, optimizers and state of one run; ``fit`` trains epoch by epoch."""
+
+    def __init__(self, options: TrainOptions, split: Split, report: Report = lambda kind, data: None):
+        self.o = options
+        self.report = report
+        self.device = pick_device(options.device)
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        if options.amp and self.device.type != "cuda":
+            raise UsageError("--amp needs CUDA (use --device cuda)")
+        self.size = options.resolved_size()
+        self.run_dir = Path(options.out)
+        self.split = split
+        self.model_config = models.unet_config(self.size, options.ngf, dropout_blocks=options.dropout_blocks)
+        torch.manual_seed(options.seed)
+        self.data_rng = torch.Generator().manual_seed(options.seed)
+        self.G = models.build_generator(self.model_config).to(self.device)
+        self.D = models.build_discriminator(options.ndf).to(self.device)
+        self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
+        self.G.to(memory_format=self.memory_format)
+        self.D.to(memory_format=self.memory_format)
+        betas = (options.beta1, 0.999)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=options.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=options.lr, betas=betas)
+        factor = lambda e: lr_factor(e, options.decay_start, options.decay_every, options.decay_gamma)  # noqa: E731
+        self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, factor)
+        self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, factor)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp)
+        self.train_batches = Batcher(split.train, self.size, self.device, augment=True)
+        self.val = split.val
+        self.epoch = 0  # completed epochs
+        self.wall_time = 0.0
+        self.best = {"metric": BEST_METRIC, "mode": "min", "value": None, "epoch": None}
+        self.gray = self._gray_baseline()
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def config(self, record: dict | None = None) -> dict:
+        options = dataclasses.asdict(self.o)
+        return {
+            "model": self.model_config,
+            "discriminator": {"architecture": "patchgan70", "ndf": self.o.ndf, "n_layers": 3},
+            "normalisation": {"input": contract.INPUT_NORM, "output": contract.OUTPUT_NORM},
+            "training": {**options, "size": self.size, "dataset": self.o.dataset, "wall_time_s": round(self.wall_time, 1),
+                         "hardware": hardware(self.device), "colorcli_version": __version__,
+                         "images_per_s": record.get("images_per_s") if record else None},
+            "data": self.split.description,
+            "epoch": self.epoch,
+            "metrics": {"val": (record or {}).get("val"), "gray_baseline": self.gray, "split": "validation",
+                        "best_metric": f"{BEST_METRIC} (mean, lower is better)"},
+            "best": dict(self.best),
+        }
+
+    def state(self) -> dict:
+        state = {
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng_torch": torch.get_rng_state(), "rng_data": self.data_rng.get_state(),
+            "epoch": self.epoch, "wall_time": self.wall_time,
+        }
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def restore(self, ckpt: checkpoint.Checkpoint) -> None:
+        if ckpt.config.get("model") != self.model_config:
+            raise CheckpointError(f"{ckpt.json_path}: its model config differs from this run's options")
+        try:
+            self.G.load_state_dict(ckpt.weights("generator"))
+            self.D.load_state_dict(ckpt.weights("discriminator"))
+            state = ckpt.state()
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            self.sched_G.load_state_dict(state["sched_G"])
+            self.sched_D.load_state_dict(state["sched_D"])
+            self.scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng_torch"])
+            self.data_rng.set_state(state["rng_data"])
+            if self.device.type == "cuda" and "rng_cuda" in state:
+                torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        except (KeyError, RuntimeError, ValueError) as error:
+            raise CheckpointError(f"{ckpt.json_path}: cannot resume ({type(error).__name__}: "
+                                  f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        self.epoch = int(state["epoch"])
+        self.wall_time = float(state.get("wall_time", 0.0))
+        best = ckpt.config.get("best") or {}
+        self.best.update({k: best.get(k) for k in ("value", "epoch")})
+
+    # --- one epoch --------------------------------------------------------------------------------
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.o.amp)
+
+    def _inputs(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        L, ab = rgb8_to_lab_norm(rgb)
+        return L.contiguous(memory_format=self.memory_format), ab.contiguous(memory_format=self.memory_format)
+
+    def train_step(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One pix2pix step on a uint8 RGB batch: D on real/fake, then G (adversarial + lambda L1)."""
+        L, real_ab = self._inputs(rgb)
+        self.G.train()
+        self.D.train()
+        with self._autocast():
+            fake_ab = self.G(L)
+            real_logits = self.D(L, real_ab)
+            fake_logits = self.D(L, fake_ab.detach())
+            loss_d = losses.discriminator_loss(real_logits.float(), fake_logits.float())
+        self.opt_D.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_D)
+
+        self.D.requires_grad_(False)
+        with self._autocast():
+            logits = self.D(L, fake_ab)
+            loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1)
+        self.opt_G.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.unscale_(self.opt_G)
+        torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.o.clip_norm)
+        self.scaler.step(self.opt_G)
+        self.scaler.update()
+        self.D.requires_grad_(True)
+        return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
+                "loss_d": loss_d.detach(), "d_accuracy": losses.discriminator_accuracy(real_logits, fake_logits)}
+
+    def train_epoch(self) -> dict:
+        plan = self.train_batches.plan(self.data_rng)
+        n, bs = len(self.train_batches), self.o.batch_size
+        steps = (n + bs - 1) // bs
+        sums: dict[str, torch.Tensor] = {}
+        start = time.perf_counter()
+        log_every = max(1, min(50, steps // 20))
+        for step in range(steps):
+            rgb = self.train_batches.batch(plan, step * bs, bs)
+            out = self.train_step(rgb)
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0.0) + value
+            if (step + 1) % log_every == 0 or step + 1 == steps:
+                done = min(n, (step + 1) * bs)
+                self.report("step", {"epoch": self.epoch + 1, "step": step + 1, "steps": steps,
+                                     "losses": {k: float(v) / (step + 1) for k, v in sums.items()},
+                                     "images_per_s": done / max(time.perf_counter() - start, 1e-9)})
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - start
+        self.sched_G.step()
+        self.sched_D.step()
+        record = {k: float(v) / steps for k, v in sums.items()}
+        record.update(images_per_s=n / elapsed, train_time_s=elapsed, lr=self.opt_G.param_groups[0]["lr"])
+        return record
+
+    # --- validation -------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 RGB [N,H,W,3] -> the generator's colorization of their lightness, uint8 RGB."""
+        self.G.eval()
+        batch_size = max(16, 2**18 // (rgb.shape[1] * rgb.shape[2]))  # 256 at 32 px, 16 at 256 px
+        out = np.empty_like(rgb)
+        for i in range(0, len(rgb), batch_size):
+            chunk = torch.from_numpy(rgb[i : i + batch_size]).to(self.device)
+            L, _ = self._inputs(chunk)
+            with self._autocast():
+                ab = self.G(L).float()
+            ab = (ab * contract.AB_SCALE).permute(0, 2, 3, 1).cpu().numpy()
+            out[i : i + len(chunk)] = _merge(rgb[i : i + batch_size], ab)
+        return out
+
+    def _gray_baseline(self) -> dict:
+        gray = metrics.gray_baseline(self.val)
+        return _summary(metrics.score_batch(gray, self.val))
+
+    def validate(self) -> tuple[dict, np.ndarray]:
+        pred = self.predict(self.val)
+        return _summary(metrics.score_batch(pred, self.val)), pred
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    def fit(self) -> dict:
+        o = self.o
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        records = _read_records(self.run_dir / METRICS_FILE)
+        records = [r for r in records if r.get("epoch", 0) <= self.epoch]
+        _write_records(self.run_dir / METRICS_FILE, records)  # drops epochs a crash left unsaved
+        self.report("start", {"device": str(self.device), "epochs": o.epochs, "first_epoch": self.epoch + 1,
+                              "data": self.split.description, "gray_baseline": self.gray,
+                              "generator_parameters": models.count_parameters(self.G),
+                              "discriminator_parameters": models.count_parameters(self.D),
+                              "size": self.size, "levels": self.model_config["levels"]})
+        record: dict = records[-1] if records else {}
+        while self.epoch < o.epochs:
+            t0 = time.perf_counter()
+            record = {"epoch": self.epoch + 1, **self.train_epoch()}
+            if not all(math.isfinite(record[k]) for k in ("loss_g", "loss_d")):
+                raise ColorcliError(f"training diverged in epoch {self.epoch + 1} (loss G {record['loss_g']}, "
+                                    f"D {record['loss_d']}); {self.run_dir / 'last.json'} keeps epoch {self.epoch}")
+            val_start = time.perf_counter()
+            val, pred = self.validate()
+            record["val_time_s"] = time.perf_counter() - val_start
+            record["val"] = val
+            record.update(**_flat(val, "val"), **_flat(self.gray, "gray"))
+            record["ref_colorfulness"] = val["colorfulness_ref"]
+            self.epoch += 1
+            self.wall_time += time.perf_counter() - t0
+            value = val[BEST_METRIC]
+            improved = self.best["value"] is None or value < self.best["value"]
+            if improved:
+                self.best.update(value=value, epoch=self.epoch)
+            record["best"] = improved
+            _append_record(self.run_dir / METRICS_FILE, record)
+            config = self.config(record)
+            state = self.state()
+            checkpoint.save_checkpoint(self.run_dir, "last", self.G, config, self.D, state)
+            if improved:
+                checkpoint.save_checkpoint(self.run_dir, "best", self.G, config, self.D, state)
+            if self.epoch % max(1, o.sample_every) == 0 or self.epoch == o.epochs or self.epoch == 1:
+                k = min(SAMPLE_COUNT, len(self.val))
+                plots.sample_grid(self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png",
+                                  metrics.gray_baseline(self.val[:k]), pred[:k], self.val[:k])
+            records.append(record)
+            plots.curves(self.run_dir / "curves.png", records)
+            self.report("epoch", record)
+            for text in collapse_warnings(record):
+                self.report("note", {"text": text})
+        return record
+
+
+def collapse_warnings(record: dict) -> list[str]:
+    """Signs that the GAN went wrong, from one epoch's record (empty when all looks sane)."""
+    found = []
+    if record["epoch"] >= 3 and record["val_colorfulness"] < 0.15 * record["ref_colorfulness"]:
+        found.append(f"warning: predictions are nearly grey (colourfulness {record['val_colorfulness']:.1f} vs "
+                     f"{record['ref_colorfulness']:.1f} in the truth): the generator may have collapsed to sepia/grey")
+    if record["d_accuracy"] > 0.98:
+        found.append(f"warning: the discriminator wins almost always (accuracy {record['d_accuracy']:.3f}): "
+                     "the adversarial signal is saturated; consider a lower --lr or a smaller --ndf")
+    return found
+
+
+def _merge(ref: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Reference lightness (8-bit Lab, as colorize) with predicted a, b -> uint8 RGB, batch as one tall image."""
+    n, h, w, _ = ref.shape
+    tall = np.ascontiguousarray(ref.reshape(n * h, w, 3))
+    return color.merge_prediction(tall, color.full_lightness(tall), ab.reshape(n * h, w, 2)).reshape(ref.shape)
+
+
+def _summary(scores: dict) -> dict:
+    return {k: v["mean"] for k, v in metrics.summarize(scores).items() if isinstance(v, dict)}
+
+
+def _flat(summary: dict, prefix: str) -> dict:
+    return {f"{prefix}_{k}": v for k, v in summary.items() if k in ("psnr", "ssim", "ciede2000", "colorfulness")}
+
+
+def _read_records(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a crash
+    return records
+
+
+def _write_records(path: Path, records: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _append_record(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def resume_options(options: TrainOptions, given: set[str] = frozenset()) -> tuple[TrainOptions, checkpoint.Checkpoint]:
+    """The options stored in RUN_DIR/last.json; of ``options`` only RESUMABLE_OVERRIDES apply.
+
+    ``given`` names the options a person set explicitly: one that would change the run is an error,
+    not silently ignored.
+    """
+    ckpt = checkpoint.load_checkpoint(options.out, tag="last")
+    stored = ckpt.config.get("training", {})
+    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    merged = {k: v for k, v in stored.items() if k in fields}
+    merged.update({k: getattr(options, k) for k in RESUMABLE_OVERRIDES})
+    resumed = TrainOptions(**merged)
+    changed = sorted(k for k in given if k in fields and k not in RESUMABLE_OVERRIDES
+                     and getattr(options, k) != getattr(resumed, k))
+    if changed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise UsageError(f"--resume continues {options.out} with its own settings; {flags} differ from them "
+                         "(only --epochs, --device, --workers and --threads may change)")
+    return resumed, ckpt
+
+
+def train(options: TrainOptions, report: Report = lambda kind, data: None, given: set[str] = frozenset()) -> dict:
+    """Run (or with ``resume`` continue) a training; returns the last epoch's record.
+
+    ``given``: options set explicitly (checked against the run's own on resume).
+    """
+    run_dir = Path(options.out)
+    ckpt = None
+    if options.resume:
+        options, ckpt = resume_options(options, given)
+    elif (run_dir / "last.json").exists():
+        raise UsageError(f"{run_dir} already holds a run (last.json); add --resume to continue it or pick another --out")
+    elif not options.dataset:
+        raise UsageError("--dataset is required (cifar10 or a folder of colour photos)")
+    if options.batch_size < 1 or options.epochs < 1:
+        raise UsageError("--batch-size and --epochs must be at least 1")
+    try:
+        models.unet_config(options.resolved_size(), options.ngf)
+    except ValueError as error:
+        raise UsageError(f"--size {options.resolved_size()}: {error}") from None
+    split = load_split(options)
+    trainer = Trainer(options, split, report)
+    if ckpt is not None:
+        trainer.restore(ckpt)
+        report("note", {"text": f"resuming {run_dir} after epoch {trainer.epoch} of {options.epochs}"})
+    return trainer.fit()

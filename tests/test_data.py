@@ -1,0 +1,141 @@
+"""Training data: the CIFAR-10 reader and its md5 checks, folders of photos, batches, Lab in torch."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+torch = pytest.importorskip("torch")
+
+from colorcli import color, data, metrics  # noqa: E402
+from colorcli.errors import DataError, DownloadError  # noqa: E402
+from conftest import SHARED_DATA  # noqa: E402
+
+
+def smooth_colour_images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
+    """Colourful, learnable uint8 RGB images: random 4x4 colour fields enlarged smoothly."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(n, 4, 4, 3), dtype=np.uint8)
+    return np.stack([cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC) for img in small])
+
+
+def write_cifar(root: Path, per_batch: int = 4, seed: int = 0) -> tuple[dict, dict, np.ndarray]:
+    """Synthetic CIFAR python batches in torchvision's layout; returns (train md5s, test md5s, test images)."""
+    folder = root / data.CIFAR_DIRNAME
+    folder.mkdir(parents=True)
+    md5 = {}
+    images = None
+    for k, name in enumerate([*data.CIFAR_TRAIN, *data.CIFAR_TEST]):
+        images = smooth_colour_images(per_batch, seed=seed + k)
+        rows = images.transpose(0, 3, 1, 2).reshape(per_batch, 3072)  # CHW rows, as the real batches
+        with open(folder / name, "wb") as handle:
+            pickle.dump({b"data": rows, b"labels": list(range(per_batch)), b"batch_label": name.encode()}, handle)
+        md5[name] = data.md5_of(folder / name)
+    train_md5 = {name: md5[name] for name in data.CIFAR_TRAIN}
+    test_md5 = {name: md5[name] for name in data.CIFAR_TEST}
+    return train_md5, test_md5, images
+
+
+def test_cifar_reader_checks_md5_and_layout(tmp_path):
+    train_md5, test_md5, test_images = write_cifar(tmp_path)
+    train, test = data.load_cifar10(tmp_path, train_md5, test_md5)
+    assert train.shape == (20, 32, 32, 3) and train.dtype == np.uint8
+    np.testing.assert_array_equal(test, test_images)  # CHW rows back to HWC pixels
+    wrong = {**train_md5, "data_batch_3": "0" * 32}
+    with pytest.raises(DataError, match="data_batch_3: md5 mismatch"):
+        data.load_cifar10(tmp_path, wrong, test_md5)
+
+
+def test_cifar_official_md5s_reject_other_files(tmp_path):
+    write_cifar(tmp_path)
+    with pytest.raises(DataError, match="md5 mismatch"):
+        data.load_cifar10(tmp_path)  # the official md5 list
+
+
+def test_cifar_missing_says_where(tmp_path):
+    with pytest.raises(DataError, match="cifar-10-batches-py.*--download"):
+        data.load_cifar10(tmp_path)
+
+
+def test_cifar_download_offline_is_one_clear_error(tmp_path, monkeypatch):
+    import pooch
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(DownloadError, match="offline, unpack .* into"):
+        data.download_cifar10(tmp_path)
+
+
+def test_real_cifar_test_batch_matches_torchvision_md5():
+    folder = SHARED_DATA / data.CIFAR_DIRNAME
+    images = data.read_cifar_batch(folder / "test_batch", data.CIFAR_TEST["test_batch"])
+    assert images.shape == (10000, 32, 32, 3)
+    assert images.std() > 40  # real photos, not a blank array
+
+
+def test_lab_in_torch_matches_opencv():
+    rgb = np.concatenate([smooth_colour_images(4), np.zeros((1, 32, 32, 3), np.uint8),
+                          np.full((1, 32, 32, 3), 255, np.uint8)])
+    L, ab = data.rgb8_to_lab_norm(torch.from_numpy(rgb))
+    ours = np.concatenate([(L.numpy() + 1) * 50, ab.numpy() * 110], axis=1).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(ours, metrics.srgb_to_lab(rgb), atol=0.01)  # the standard formula
+    for i in range(len(rgb)):  # OpenCV's float path (colorize's) is within 0.3 of it
+        np.testing.assert_allclose(ours[i], color.rgb_to_lab(rgb[i]), atol=0.3)
+
+
+def _save(path: Path, array: np.ndarray, **kwargs) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kwargs)
+
+
+def test_folder_skips_grayscale_and_corrupt_files(tmp_path):
+    colour = smooth_colour_images(6, size=48)
+    for i, img in enumerate(colour):
+        _save(tmp_path / "photos" / ("sub" if i % 2 else "") / f"c{i}.png", img)
+    gray = cv2.cvtColor(colour[0], cv2.COLOR_RGB2GRAY)
+    _save(tmp_path / "photos" / "g_mode_l.png", gray)
+    _save(tmp_path / "photos" / "g_as_rgb.jpg", np.repeat(gray[:, :, None], 3, axis=2), quality=90)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    for i, img in enumerate(smooth_colour_images(2, size=40, seed=9)):
+        _save(tmp_path / "val" / f"v{i}.png", img)
+
+    split = data.load_folder(tmp_path / "photos", size=32, val_dir=tmp_path / "val", workers=2)
+    assert len(split.train) == 6
+    assert split.description["skipped_train"] == {"gray": 2, "unreadable": 1}
+    assert all(min(img.shape[:2]) == data.load_size_for(32) for img in split.train)
+    assert split.val.shape == (2, 32, 32, 3)
+
+
+def test_held_out_split_is_fixed_by_path(tmp_path):
+    names = [f"dir{i % 3}/img{i}.jpg" for i in range(400)]
+    chosen = [n for n in names if data.held_out(n, 0.1)]
+    assert 20 <= len(chosen) <= 60
+    assert chosen == [n for n in reversed(names) if data.held_out(n, 0.1)][::-1]  # order does not matter
+
+
+def test_batcher_crops_flips_and_is_reproducible():
+    bank = smooth_colour_images(5, size=36)
+    uniform = data.Batcher(bank, 32, torch.device("cpu"))
+    listed = data.Batcher(list(bank), 32, torch.device("cpu"))
+    plan = uniform.plan(torch.Generator().manual_seed(3))
+    a, b = uniform.batch(plan, 0, 5), listed.batch(plan, 0, 5)
+    assert a.shape == (5, 32, 32, 3) and a.dtype == torch.uint8
+    assert torch.equal(a, b)  # the GPU-style gather and the per-image crop agree
+    i = 0
+    src, top, left = bank[plan["order"][i]], plan["top"][plan["order"][i]], plan["left"][plan["order"][i]]
+    crop = src[top : top + 32, left : left + 32]
+    expected = crop[:, ::-1] if plan["flip"][plan["order"][i]] else crop
+    np.testing.assert_array_equal(a[i].numpy(), expected)
+    again = uniform.plan(torch.Generator().manual_seed(3))
+    assert all(np.array_equal(plan[k], again[k]) for k in plan)
+    centred = data.Batcher(bank, 32, torch.device("cpu"), augment=False)
+    centre_plan = centred.plan(torch.Generator().manual_seed(0))
+    plain = centred.batch(centre_plan, 0, 5)
+    np.testing.assert_array_equal(plain.numpy(), bank[centre_plan["order"], 2:34, 2:34])

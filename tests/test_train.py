@@ -1,0 +1,182 @@
+"""Training: a step moves the weights, overfitting lowers the loss, checkpoints, exact resume, the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from colorcli import checkpoint  # noqa: E402
+from colorcli.cli import cli  # noqa: E402
+from colorcli.data import Split  # noqa: E402
+from colorcli.errors import CheckpointError, MissingDependencyError, UsageError  # noqa: E402
+from colorcli.train import Trainer, TrainOptions, collapse_warnings, lr_factor, train  # noqa: E402
+from test_data import smooth_colour_images, write_cifar  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train fastest on one thread; on a busy CPU, more threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_trainer(tmp_path, n=8, **overrides) -> Trainer:
+    options = TrainOptions(dataset="cifar10", out=str(tmp_path / "run"), size=32, ngf=8, ndf=8, batch_size=n,
+                           device="cpu", **overrides)
+    split = Split(smooth_colour_images(n, size=36), smooth_colour_images(4, seed=5), {"dataset": "test"})
+    return Trainer(options, split)
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_one_step_changes_both_networks(tmp_path):
+    trainer = tiny_trainer(tmp_path)
+    before_g, before_d = _params(trainer.G), _params(trainer.D)
+    plan = trainer.train_batches.plan(trainer.data_rng)
+    out = trainer.train_step(trainer.train_batches.batch(plan, 0, 8))
+    assert all(np.isfinite(float(v)) for v in out.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, trainer.G.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.D.parameters()))
+
+
+def test_generator_gradients_are_clipped(tmp_path):
+    trainer = tiny_trainer(tmp_path, clip_norm=1e-3, lambda_l1=1000.0)
+    plan = trainer.train_batches.plan(trainer.data_rng)
+    trainer.train_step(trainer.train_batches.batch(plan, 0, 8))
+    norm = torch.norm(torch.stack([p.grad.norm() for p in trainer.G.parameters() if p.grad is not None]))
+    assert float(norm) <= 1e-3 * 1.01
+
+
+def test_l1_falls_when_overfitting_eight_images(tmp_path):
+    trainer = tiny_trainer(tmp_path, lr=2e-3)
+    l1 = []
+    for _ in range(60):
+        plan = trainer.train_batches.plan(trainer.data_rng)
+        l1.append(float(trainer.train_step(trainer.train_batches.batch(plan, 0, 8))["loss_l1"]))
+    assert np.mean(l1[-5:]) < 0.7 * np.mean(l1[:3])
+
+
+def test_lr_schedule_halves_after_epoch_20_every_10():
+    assert [lr_factor(e, 20, 10, 0.5) for e in (0, 19, 20, 29, 30, 45)] == [1, 1, 0.5, 0.5, 0.25, 0.125]
+
+
+def test_collapse_warnings():
+    sane = {"epoch": 5, "val_colorfulness": 20.0, "ref_colorfulness": 34.0, "d_accuracy": 0.7}
+    assert collapse_warnings(sane) == []
+    grey = collapse_warnings({**sane, "val_colorfulness": 2.0})
+    assert len(grey) == 1 and "nearly grey" in grey[0]
+    assert "discriminator wins" in collapse_warnings({**sane, "d_accuracy": 0.995})[0]
+
+
+def test_checkpoint_round_trip_and_corruption(tmp_path):
+    trainer = tiny_trainer(tmp_path)
+    trainer.epoch = 3
+    run = tmp_path / "run"
+    checkpoint.save_checkpoint(run, "last", trainer.G, trainer.config(), trainer.D, trainer.state())
+    generator, config = checkpoint.load_generator(run)
+    assert not generator.training and config["model"]["size_unit"] == 32 and config["epoch"] == 3
+    assert config["normalisation"] == {"input": "L/50-1", "output": "ab/110"}
+    x = torch.randn(2, 1, 32, 64)
+    trainer.G.eval()
+    with torch.no_grad():
+        assert torch.equal(generator(x), trainer.G(x))
+    weights = next(run.glob("checkpoints/last-e0003.generator.safetensors"))
+    from_file, _ = checkpoint.load_generator(weights)  # the safetensors file alone describes itself
+    with torch.no_grad():
+        assert torch.equal(from_file(x), trainer.G(x))
+    state = checkpoint.load_checkpoint(run).state()
+    assert state["epoch"] == 3 and "opt_G" in state
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256"):
+        checkpoint.load_generator(run)
+    with pytest.raises(CheckpointError, match="no checkpoint here"):
+        checkpoint.load_generator(tmp_path)
+
+
+def test_new_save_replaces_old_files(tmp_path):
+    trainer = tiny_trainer(tmp_path)
+    run = tmp_path / "run"
+    for epoch in (1, 2):
+        trainer.epoch = epoch
+        checkpoint.save_checkpoint(run, "last", trainer.G, trainer.config(), trainer.D, trainer.state())
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["last-e0002.discriminator.safetensors", "last-e0002.generator.safetensors", "last-e0002.state.pt"]
+
+
+def _options(tmp_path, out, epochs, **extra) -> TrainOptions:
+    return TrainOptions(dataset="cifar10", data_dir=str(tmp_path / "data"), out=str(out), size=32, ngf=8, ndf=8,
+                        batch_size=4, epochs=epochs, device="cpu", seed=7, **extra)
+
+
+def _cifar_md5(monkeypatch, tmp_path):
+    """Synthetic batches, and their md5s in place of the official list (the md5 check still runs)."""
+    train_md5, test_md5, _ = write_cifar(tmp_path / "data", per_batch=4)
+    monkeypatch.setattr("colorcli.data.CIFAR_TRAIN", train_md5)
+    monkeypatch.setattr("colorcli.data.CIFAR_TEST", test_md5)
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+    _cifar_md5(monkeypatch, tmp_path)
+    train(_options(tmp_path, tmp_path / "whole", epochs=2))
+    train(_options(tmp_path, tmp_path / "split", epochs=1))
+    with pytest.raises(UsageError, match="already holds a run"):
+        train(_options(tmp_path, tmp_path / "split", epochs=2))
+    with pytest.raises(UsageError, match="--ngf differ"):
+        train(TrainOptions(dataset=None, out=str(tmp_path / "split"), ngf=16, resume=True), given={"ngf"})
+    train(TrainOptions(dataset=None, out=str(tmp_path / "split"), epochs=2, resume=True), given={"epochs"})
+    whole, split = (checkpoint.load_checkpoint(tmp_path / name, tag="last") for name in ("whole", "split"))
+    assert whole.epoch == split.epoch == 2
+    for part in ("generator", "discriminator"):
+        a, b = whole.weights(part), split.weights(part)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    sa, sb = whole.state(), split.state()
+    assert torch.equal(sa["rng_data"], sb["rng_data"]) and sa["sched_G"] == sb["sched_G"]
+    records = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+
+
+def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
+    _cifar_md5(monkeypatch, tmp_path)
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--out", str(out), "--size", "32",
+            "--ngf", "4", "--ndf", "4", "--epochs", "1", "--batch-size", "4", "--device", "cpu"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "gray baseline" in result.output and "epoch 1/1" in result.output
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    for key in ("val_psnr", "val_ssim", "val_ciede2000", "val_colorfulness", "gray_ciede2000", "d_accuracy"):
+        assert np.isfinite(record[key])
+    assert (out / "best.json").is_file() and (out / "curves.png").is_file()
+    assert (out / "samples" / "epoch_0001.png").is_file()
+    config = json.loads((out / "best.json").read_text())["config"]
+    assert config["training"]["command"].startswith("colorcli ") and config["metrics"]["gray_baseline"]["psnr"] > 0
+    helped = CliRunner().invoke(cli, ["train", "--help"])
+    assert helped.exit_code == 0 and "colorcli train --dataset cifar10" in helped.output
+
+
+def test_cli_without_torch_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    result = CliRunner().invoke(cli, ["train", "--dataset", "cifar10", "--out", "x"])
+    assert result.exit_code == MissingDependencyError.exit_code
+    assert result.output.strip() == 'colorcli: error: colorcli train needs torch: pip install "colorcli[train]"'
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+
+    code = ("import sys; from colorcli import cli; import colorcli.commands.train; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
