@@ -50,8 +50,9 @@ class Split:
     """Training bank (uniform uint8 array [N,h,w,3] or a list of uint8 arrays) and validation set."""
 
     train: np.ndarray | list
-    val: np.ndarray  # uint8 [M, size, size, 3]
+    val: np.ndarray  # uint8 [M, size, size, 3]: the validation set that picks the best checkpoint
     description: dict = field(default_factory=dict)
+    extra_val: dict[str, np.ndarray] = field(default_factory=dict)  # further sets, reported beside it
 
 
 # --- CIFAR-10 -------------------------------------------------------------------------------------
@@ -197,38 +198,59 @@ def _decode_all(paths: list[Path], short: int, workers: int) -> tuple[list[np.nd
     return images, counts
 
 
-def load_folder(root: Path, size: int, val_dir: Path | None = None, val_fraction: float = 0.05,
+def _set_names(folders: list[Path]) -> list[str]:
+    """Short unique names for validation folders: the folder name, with its parent where needed."""
+    names = [f.name for f in folders]
+    return [f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name for f in folders]
+
+
+def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: float = 0.05,
                 limit: int | None = None, val_limit: int | None = None, workers: int = 2) -> Split:
+    """Training photos from ROOT and one or more validation sets.
+
+    With val_dirs, each folder is a validation set (the first one picks the best checkpoint) and any of
+    them inside ROOT is held out of training: a second set from another source than the training
+    photos keeps the validation honest. Without, a fixed fraction of ROOT is held out by path hash.
+    """
     root = Path(root)
     files = list_images(root)
-    if val_dir is not None:
-        train_files, val_files = files, list_images(Path(val_dir))
+    val_dirs = [Path(d).resolve() for d in val_dirs]
+    if val_dirs:
+        train_files = [p for p in files if not any(p.resolve().is_relative_to(d) for d in val_dirs)]
+        val_lists = [list_images(d) for d in val_dirs]
+        names = _set_names(val_dirs)
     else:
         rel = [str(p.relative_to(root)) for p in files]
-        val_files = [p for p, r in zip(files, rel) if held_out(r, val_fraction)]
+        val_lists = [[p for p, r in zip(files, rel) if held_out(r, val_fraction)]]
         train_files = [p for p, r in zip(files, rel) if not held_out(r, val_fraction)]
+        names = ["held-out"]
     if limit is not None:
         train_files = train_files[:limit]
-    if val_limit is not None:
-        val_files = val_files[:val_limit]
     train, train_counts = _decode_all(train_files, load_size_for(size), workers)
-    val_images, val_counts = _decode_all(val_files, size, workers)
     if not train:
         raise DataError(f"{root}: no usable colour photos ({train_counts['gray']} greyscale, "
                         f"{train_counts['unreadable']} unreadable skipped)")
-    if not val_images:
-        raise DataError(f"{val_dir or root}: no usable validation photos (use --val-dir or more photos)")
-    val = np.stack([center_crop(img, size) for img in val_images])
+    val_sets, skipped_val = {}, {}
+    for name, folder, val_files in zip(names, val_dirs or [root], val_lists):
+        images, counts = _decode_all(val_files[:val_limit] if val_limit else val_files, size, workers)
+        if not images:
+            raise DataError(f"{folder}: no usable validation photos (use --val-dir or more photos)")
+        val_sets[name] = np.stack([center_crop(img, size) for img in images])
+        skipped_val[name] = {k: v for k, v in counts.items() if k != "used"}
+    first = names[0]
     description = {
         "dataset": str(root),
-        "val": str(val_dir) if val_dir is not None else f"held out by sha1 of path, fraction {val_fraction}",
+        "val": {name: str(folder) for name, folder in zip(names, val_dirs)} if val_dirs
+        else f"held out by sha1 of path, fraction {val_fraction}",
         "train_images": len(train),
-        "val_images": len(val),
+        "val_images": len(val_sets[first]),
+        "val_sets": {name: len(images) for name, images in val_sets.items()},
         "skipped_train": {k: v for k, v in train_counts.items() if k != "used"},
-        "skipped_val": {k: v for k, v in val_counts.items() if k != "used"},
+        "skipped_val": skipped_val,
         "load_size": load_size_for(size),
     }
-    return Split(train, val, description)
+    extra = {name: images for name, images in val_sets.items() if name != first}
+    return Split(train, val_sets[first], description, extra)
 
 
 def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: int | None = None,

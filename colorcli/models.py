@@ -130,11 +130,34 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_generator(model_config: dict) -> UNetGenerator:
-    """Rebuild the generator described by a checkpoint's ``config["model"]``."""
-    architecture = model_config.get("architecture")
+GENERATORS = ("unet", "effnet-lite0", "effnet-lite1", "effnet-lite2")
+
+
+def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: int = 3) -> dict:
+    """The model config of a new generator: "unet" (pix2pix) or "effnet-liteN" (pretrained encoder)."""
+    if generator == ARCHITECTURE:
+        return unet_config(size, ngf, dropout_blocks=dropout_blocks)
+    if generator in GENERATORS:
+        from colorcli.effnet import effnet_config
+
+        if size % 32:
+            raise ValueError(f"{generator} needs a size that is a multiple of 32")
+        return effnet_config(size, variant=generator.split("-", 1)[1])
+    raise ValueError(f"unknown generator {generator!r} (choose from {', '.join(GENERATORS)})")
+
+
+def build_generator(model_config: dict, pretrained: bool = False) -> nn.Module:
+    """Rebuild the generator described by a checkpoint's ``config["model"]``.
+
+    pretrained: load the encoder's ImageNet weights (a new effnet run; a checkpoint's weights replace them).
+    """
+    architecture = str(model_config.get("architecture"))
+    if architecture.startswith("effnet-"):
+        from colorcli.effnet import build_effnet_generator
+
+        return build_effnet_generator(model_config, pretrained=pretrained)
     if architecture != ARCHITECTURE:
-        raise ValueError(f"unknown generator architecture {architecture!r} (expected {ARCHITECTURE!r})")
+        raise ValueError(f"unknown generator architecture {architecture!r} (expected one of {', '.join(GENERATORS)})")
     return UNetGenerator(
         ngf=int(model_config["ngf"]),
         levels=int(model_config["levels"]),

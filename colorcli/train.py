@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -40,16 +41,21 @@ class TrainOptions:
     out: str
     data_dir: str | None = None
     download: bool = False
-    val_dir: str | None = None
+    val_dir: list[str] = dataclasses.field(default_factory=list)  # first one picks the best checkpoint
     val_fraction: float = 0.05
     size: int | None = None  # None: 32 for cifar10, 256 for folders
     limit: int | None = None
     val_limit: int | None = None
+    generator: str = "unet"  # models.GENERATORS
     ngf: int = 64
     ndf: int = 64
     dropout_blocks: int = 3
     lambda_l1: float = 100.0
     lr: float = 2e-4
+    lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
+    freeze_encoder_epochs: int = 0
+    pretrain_epochs: int = 0  # L1-only warm-up epochs before the conditional GAN
+    degrade: bool = False  # degrade the L input like old scans (never the target)
     beta1: float = 0.5
     clip_norm: float = 1.0
     decay_start: int = 20
@@ -99,7 +105,7 @@ def load_split(o: TrainOptions) -> Split:
         if not o.data_dir:
             raise UsageError("--dataset cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py)")
         return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit)
-    return load_folder(Path(o.dataset), size, val_dir=Path(o.val_dir) if o.val_dir else None,
+    return load_folder(Path(o.dataset), size, val_dirs=[Path(d) for d in o.val_dir],
                        val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers)
 
 
@@ -117,10 +123,13 @@ class Trainer:
         self.size = options.resolved_size()
         self.run_dir = Path(options.out)
         self.split = split
-        self.model_config = models.unet_config(self.size, options.ngf, dropout_blocks=options.dropout_blocks)
+        self.model_config = models.generator_config(options.generator, self.size, options.ngf, options.dropout_blocks)
         torch.manual_seed(options.seed)
         self.data_rng = torch.Generator().manual_seed(options.seed)
-        self.G = models.build_generator(self.model_config).to(self.device)
+        self.degrade_rng = torch.Generator(device=self.device).manual_seed(options.seed + 1)
+        # a resumed run's weights come from its checkpoint; only a new one loads ImageNet weights
+        self.G = models.build_generator(self.model_config, pretrained=not options.resume).to(self.device)
+        self.pretrained_encoder = options.generator != "unet"
         self.D = models.build_discriminator(options.ndf).to(self.device)
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
@@ -128,7 +137,7 @@ class Trainer:
         self.G.to(memory_format=self.memory_format)
         self.D.to(memory_format=self.memory_format)
         betas = (options.beta1, 0.999)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=options.lr, betas=betas)
+        self.opt_G = torch.optim.Adam(self._generator_groups(), lr=options.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=options.lr, betas=betas)
         factor = lambda e: lr_factor(e, options.decay_start, options.decay_every, options.decay_gamma)  # noqa: E731
         self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, factor)
@@ -136,10 +145,22 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp)
         self.train_batches = Batcher(split.train, self.size, self.device, augment=True)
         self.val = split.val
+        self.extra_val = split.extra_val
         self.epoch = 0  # completed epochs
         self.wall_time = 0.0
         self.best = {"metric": BEST_METRIC, "mode": "min", "value": None, "epoch": None}
-        self.gray = self._gray_baseline()
+        self.gray = self._gray_baseline(self.val)
+        self.extra_gray = {name: self._gray_baseline(images) for name, images in self.extra_val.items()}
+
+    def _generator_groups(self) -> list[dict]:
+        """Parameter groups: a pretrained encoder learns at its own (smaller) rate."""
+        if self.o.generator == "unet":
+            return [{"params": list(self.G.parameters())}]
+        from colorcli.effnet import parameter_groups
+
+        encoder, decoder = parameter_groups(self.G)
+        lr_encoder = self.o.lr_encoder if self.o.lr_encoder is not None else self.o.lr / 10
+        return [{"params": encoder, "lr": lr_encoder}, {"params": decoder}]
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -155,6 +176,7 @@ class Trainer:
             "data": self.split.description,
             "epoch": self.epoch,
             "metrics": {"val": (record or {}).get("val"), "gray_baseline": self.gray, "split": "validation",
+                        "other_sets": (record or {}).get("val_sets"),
                         "best_metric": f"{BEST_METRIC} (mean, lower is better)"},
             "best": dict(self.best),
         }
@@ -165,6 +187,7 @@ class Trainer:
             "sched_G": self.sched_G.state_dict(), "sched_D": self.sched_D.state_dict(),
             "scaler": self.scaler.state_dict(),
             "rng_torch": torch.get_rng_state(), "rng_data": self.data_rng.get_state(),
+            "rng_degrade": self.degrade_rng.get_state(),
             "epoch": self.epoch, "wall_time": self.wall_time,
         }
         if self.device.type == "cuda":
@@ -185,6 +208,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["rng_torch"])
             self.data_rng.set_state(state["rng_data"])
+            self.degrade_rng.set_state(state["rng_degrade"])
             if self.device.type == "cuda" and "rng_cuda" in state:
                 torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         except (KeyError, RuntimeError, ValueError) as error:
@@ -204,11 +228,30 @@ class Trainer:
         L, ab = rgb8_to_lab_norm(rgb)
         return L.contiguous(memory_format=self.memory_format), ab.contiguous(memory_format=self.memory_format)
 
+    @property
+    def adversarial(self) -> bool:
+        """False during the L1-only warm-up (--pretrain-epochs)."""
+        return self.epoch >= self.o.pretrain_epochs
+
     def train_step(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One pix2pix step on a uint8 RGB batch: D on real/fake, then G (adversarial + lambda L1)."""
+        """One pix2pix step on a uint8 RGB batch: D on real/fake, then G (adversarial + lambda L1).
+
+        In the warm-up epochs only G learns, from lambda * L1 alone. With --degrade the generator and
+        the discriminator see the degraded L; the target ab stays the photo's own.
+        """
         L, real_ab = self._inputs(rgb)
+        if self.o.degrade:
+            from colorcli.degrade import degrade
+
+            L = degrade(L, self.degrade_rng)
         self.G.train()
         self.D.train()
+        if self.pretrained_encoder:
+            from colorcli.effnet import set_encoder_frozen
+
+            set_encoder_frozen(self.G, self.epoch < self.o.freeze_encoder_epochs)
+        if not self.adversarial:
+            return self._l1_step(L, real_ab)
         with self._autocast():
             fake_ab = self.G(L)
             real_logits = self.D(L, real_ab)
@@ -232,6 +275,21 @@ class Trainer:
         return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
                 "loss_d": loss_d.detach(), "d_accuracy": losses.discriminator_accuracy(real_logits, fake_logits)}
 
+    def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
+        with self._autocast():
+            fake_ab = self.G(L)
+            loss_l1 = torch.nn.functional.l1_loss(fake_ab.float(), real_ab.float())
+            loss_g = self.o.lambda_l1 * loss_l1
+        self.opt_G.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.unscale_(self.opt_G)
+        torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.o.clip_norm)
+        self.scaler.step(self.opt_G)
+        self.scaler.update()
+        zero = torch.zeros((), device=L.device)
+        return {"loss_g": loss_g.detach(), "loss_g_gan": zero, "loss_l1": loss_l1.detach(),
+                "loss_d": zero, "d_accuracy": zero}
+
     def train_epoch(self) -> dict:
         plan = self.train_batches.plan(self.data_rng)
         n, bs = len(self.train_batches), self.o.batch_size
@@ -253,9 +311,12 @@ class Trainer:
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
         self.sched_G.step()
-        self.sched_D.step()
+        with warnings.catch_warnings():  # in the L1 warm-up D does not step; its schedule still counts epochs
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            self.sched_D.step()
         record = {k: float(v) / steps for k, v in sums.items()}
-        record.update(images_per_s=n / elapsed, train_time_s=elapsed, lr=self.opt_G.param_groups[0]["lr"])
+        record.update(images_per_s=n / elapsed, train_time_s=elapsed, lr=self.opt_G.param_groups[-1]["lr"],
+                      phase="gan" if self.adversarial else "l1")
         return record
 
     # --- validation -------------------------------------------------------------------------------
@@ -275,13 +336,17 @@ class Trainer:
             out[i : i + len(chunk)] = _merge(rgb[i : i + batch_size], ab)
         return out
 
-    def _gray_baseline(self) -> dict:
-        gray = metrics.gray_baseline(self.val)
-        return _summary(metrics.score_batch(gray, self.val))
+    @staticmethod
+    def _gray_baseline(images: np.ndarray) -> dict:
+        return _summary(metrics.score_batch(metrics.gray_baseline(images), images))
 
-    def validate(self) -> tuple[dict, np.ndarray]:
+    def validate(self) -> tuple[dict, np.ndarray, dict]:
+        """The main validation set's scores and predictions, and every further set's scores."""
         pred = self.predict(self.val)
-        return _summary(metrics.score_batch(pred, self.val)), pred
+        extra = {name: {**_summary(metrics.score_batch(self.predict(images), images)),
+                        "gray": self.extra_gray[name]}
+                 for name, images in self.extra_val.items()}
+        return _summary(metrics.score_batch(pred, self.val)), pred, extra
 
     # --- the run ----------------------------------------------------------------------------------
 
@@ -295,7 +360,7 @@ class Trainer:
                               "data": self.split.description, "gray_baseline": self.gray,
                               "generator_parameters": models.count_parameters(self.G),
                               "discriminator_parameters": models.count_parameters(self.D),
-                              "size": self.size, "levels": self.model_config["levels"]})
+                              "size": self.size, "generator": _describe(self.model_config)})
         record: dict = records[-1] if records else {}
         while self.epoch < o.epochs:
             t0 = time.perf_counter()
@@ -304,9 +369,11 @@ class Trainer:
                 raise ColorcliError(f"training diverged in epoch {self.epoch + 1} (loss G {record['loss_g']}, "
                                     f"D {record['loss_d']}); {self.run_dir / 'last.json'} keeps epoch {self.epoch}")
             val_start = time.perf_counter()
-            val, pred = self.validate()
+            val, pred, extra = self.validate()
             record["val_time_s"] = time.perf_counter() - val_start
             record["val"] = val
+            if extra:
+                record["val_sets"] = extra
             record.update(**_flat(val, "val"), **_flat(self.gray, "gray"))
             record["ref_colorfulness"] = val["colorfulness_ref"]
             self.epoch += 1
@@ -334,13 +401,19 @@ class Trainer:
         return record
 
 
+def _describe(model_config: dict) -> str:
+    if model_config["architecture"] == "unet":
+        return f"U-Net {model_config['levels']} levels, ngf {model_config['ngf']}"
+    return f"{model_config['architecture']} encoder (ImageNet) + U-Net decoder"
+
+
 def collapse_warnings(record: dict) -> list[str]:
     """Signs that the GAN went wrong, from one epoch's record (empty when all looks sane)."""
     found = []
     if record["epoch"] >= 3 and record["val_colorfulness"] < 0.15 * record["ref_colorfulness"]:
         found.append(f"warning: predictions are nearly grey (colourfulness {record['val_colorfulness']:.1f} vs "
                      f"{record['ref_colorfulness']:.1f} in the truth): the generator may have collapsed to sepia/grey")
-    if record["d_accuracy"] > 0.98:
+    if record.get("phase") != "l1" and record["d_accuracy"] > 0.98:
         found.append(f"warning: the discriminator wins almost always (accuracy {record['d_accuracy']:.3f}): "
                      "the adversarial signal is saturated; consider a lower --lr or a smaller --ndf")
     return found
@@ -423,9 +496,11 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
     if options.batch_size < 1 or options.epochs < 1:
         raise UsageError("--batch-size and --epochs must be at least 1")
     try:
-        models.unet_config(options.resolved_size(), options.ngf)
+        models.generator_config(options.generator, options.resolved_size(), options.ngf)
     except ValueError as error:
-        raise UsageError(f"--size {options.resolved_size()}: {error}") from None
+        raise UsageError(f"--generator {options.generator} --size {options.resolved_size()}: {error}") from None
+    if options.dataset == "cifar10" and options.val_dir:
+        raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch")
     split = load_split(options)
     trainer = Trainer(options, split, report)
     if ckpt is not None:

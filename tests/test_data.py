@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (the train extra is part of the test install)
 
 from colorcli import color, data, metrics  # noqa: E402
 from colorcli.errors import DataError, DownloadError  # noqa: E402
@@ -106,7 +106,7 @@ def test_folder_skips_grayscale_and_corrupt_files(tmp_path):
     for i, img in enumerate(smooth_colour_images(2, size=40, seed=9)):
         _save(tmp_path / "val" / f"v{i}.png", img)
 
-    split = data.load_folder(tmp_path / "photos", size=32, val_dir=tmp_path / "val", workers=2)
+    split = data.load_folder(tmp_path / "photos", size=32, val_dirs=[tmp_path / "val"], workers=2)
     assert len(split.train) == 6
     assert split.description["skipped_train"] == {"gray": 2, "unreadable": 1}
     assert all(min(img.shape[:2]) == data.load_size_for(32) for img in split.train)

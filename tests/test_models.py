@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (the train extra is part of the test install)
 
 from colorcli import models  # noqa: E402
 

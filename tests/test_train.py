@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (the train extra is part of the test install)
 
 from colorcli import checkpoint  # noqa: E402
 from colorcli.cli import cli  # noqa: E402

@@ -16,15 +16,28 @@ _PATH = click.Path(path_type=Path, file_okay=False)
                    "(required unless --resume).")
 @click.option("--data-dir", type=_PATH, help="Folder holding cifar-10-batches-py (for --dataset cifar10).")
 @click.option("--download", is_flag=True, help="Fetch the official CIFAR-10 archive (md5-checked) into --data-dir.")
-@click.option("--val-dir", type=_PATH, help="Validation photos (default: a fixed 5% of --dataset, chosen by path hash).")
+@click.option("--val-dir", type=_PATH, multiple=True,
+              help="Validation photos; repeat for more sets (the first picks the best checkpoint; any inside "
+                   "--dataset is held out of training). Default: a fixed 5% of --dataset, chosen by path hash.")
 @click.option("--out", required=True, type=_PATH, metavar="RUN_DIR", help="Run directory: checkpoints, metrics, pictures.")
 @click.option("--size", type=click.IntRange(min=4), help="Training resolution in px  [default: 32 for cifar10, 256 for folders]")
 @click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--generator", type=click.Choice(["unet", "effnet-lite0", "effnet-lite1", "effnet-lite2"]),
+              default="unet", show_default=True,
+              help="unet: the pix2pix U-Net; effnet-liteN: an ImageNet EfficientNet-Lite encoder under a U-Net decoder.")
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True, help="Generator width (channels capped at 8*ngf).")
 @click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True, help="PatchGAN discriminator width.")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True, help="Weight of the L1 loss.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True, help="Adam learning rate (both nets).")
+@click.option("--lr-encoder", type=click.FloatRange(min=0), default=None,
+              help="Learning rate of a pretrained encoder  [default: --lr / 10]")
+@click.option("--freeze-encoder-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Keep a pretrained encoder frozen for the first N epochs.")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="L1-only warm-up epochs before the conditional GAN starts.")
+@click.option("--degrade", is_flag=True,
+              help="Augment the L input like old scans: grain, blur, fading, JPEG, dust, scratches (never the target).")
 @click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Adam beta1.")
 @click.option("--clip-norm", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Generator gradient-norm clip.")
@@ -56,6 +69,8 @@ def train(ctx, **kwargs):
     Examples:
       colorcli train --dataset cifar10 --data-dir ./data --download --out runs/c10
       colorcli train --dataset ./photos/train --val-dir ./photos/val --size 256 --out runs/p256
+      colorcli train --dataset ./photos/train --val-dir ./photos/val --val-dir ./photos/train/urban100 \
+          --generator effnet-lite0 --size 128 --pretrain-epochs 10 --degrade --out runs/eff
       colorcli train --out runs/c10 --resume --epochs 80
       colorcli export runs/c10 --out c10.onnx
     """
@@ -71,6 +86,7 @@ def train(ctx, **kwargs):
     # absolute paths, so that --resume works from any folder
     kwargs = {k: (str(v.resolve()) if isinstance(v, Path) and k != "out" else str(v) if isinstance(v, Path) else v)
               for k, v in kwargs.items()}
+    kwargs["val_dir"] = [str(Path(d).resolve()) for d in kwargs["val_dir"]]
     if kwargs["dataset"] and kwargs["dataset"] != "cifar10":
         kwargs["dataset"] = str(Path(kwargs["dataset"]).resolve())
     options = TrainOptions(**kwargs, command="colorcli " + " ".join(sys.argv[1:]))
@@ -82,11 +98,17 @@ def train(ctx, **kwargs):
 
 
 def _epoch_line(r: dict, epochs: int) -> str:
-    line = (f"epoch {r['epoch']}/{epochs}  G {r['loss_g']:.3f} (gan {r['loss_g_gan']:.3f}, L1 {r['loss_l1']:.4f})  "
+    line = (f"epoch {r['epoch']}/{epochs} [{r.get('phase', 'gan')}]  G {r['loss_g']:.3f} (gan {r['loss_g_gan']:.3f}, L1 {r['loss_l1']:.4f})  "
             f"D {r['loss_d']:.3f} acc {r['d_accuracy']:.2f} | val PSNR {r['val_psnr']:.2f} SSIM {r['val_ssim']:.3f} "
             f"CIEDE2000 {r['val_ciede2000']:.2f} colourfulness {r['val_colorfulness']:.1f}/{r['ref_colorfulness']:.1f} "
             f"| gray CIEDE2000 {r['gray_ciede2000']:.2f} | {r['images_per_s']:.0f} img/s")
-    return line + ("  * best" if r.get("best") else "")
+    if r.get("best"):
+        line += "  * best"
+    for name, s in (r.get("val_sets") or {}).items():
+        line += (f"\n    {name}: PSNR {s['psnr']:.2f} SSIM {s['ssim']:.3f} CIEDE2000 {s['ciede2000']:.2f} "
+                 f"colourfulness {s['colorfulness']:.1f}/{s['colorfulness_ref']:.1f} | gray PSNR {s['gray']['psnr']:.2f} "
+                 f"CIEDE2000 {s['gray']['ciede2000']:.2f}")
+    return line
 
 
 class Display:
@@ -120,7 +142,7 @@ class Display:
             self.epochs = data["epochs"]
             d, g = data["data"], data["gray_baseline"]
             self.console.print(f"training on {data['device']}: {d.get('train_images')} train / {d.get('val_images')} "
-                               f"val images at {data['size']} px, U-Net {data['levels']} levels "
+                               f"val images at {data['size']} px, {data['generator']} "
                                f"({data['generator_parameters'] / 1e6:.2f} M params), epochs {data['first_epoch']}.."
                                f"{data['epochs']}", highlight=False)
             skipped = d.get("skipped_train")
