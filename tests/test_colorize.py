@@ -271,3 +271,13 @@ def test_a_crashed_worker_fails_its_file_not_the_run(tmp_path, tiny_model_path):
     assert len(crashed) == 1 and "worker process crashed" in crashed[0]["reason"]
     assert sum(r["status"] == "ok" for r in records) == 11
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_before_after_sheet(tmp_path, tiny_model_path):
+    _grey_tree(tmp_path / "in", count=3)
+    sheet = tmp_path / "sheet.png"
+    code, output = run_cli("colorize", tmp_path / "in", "--out", tmp_path / "out", "--model", tiny_model_path,
+                           "--sheet", sheet)
+    assert code == 0 and "contact sheet" in output
+    picture = read_image(sheet).pixels
+    assert picture.ndim == 3 and picture.shape[0] >= 3 * 240  # one row per colorized file

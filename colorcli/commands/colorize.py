@@ -33,11 +33,13 @@ REPORT_NAME = "colorcli-report.json"
               help="Folder of colour originals (same relative paths) to score the results against.")
 @click.option("--report", default=None, type=click.Path(path_type=Path, dir_okay=False),
               help=f"JSON report of every file (default: OUT/{REPORT_NAME}).")
+@click.option("--sheet", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write a before | after contact sheet PNG of (up to 12) colorized files.")
 @click.option("--shard", default=None, metavar="K/N",
               help="Process only the K-th of N deterministic parts of the inputs (job arrays).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
 def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
-             ref, report, shard, quiet):
+             ref, report, sheet, shard, quiet):
     """Colorize grayscale images, mirroring folders under --out.
 
     INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
@@ -50,6 +52,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
       colorcli colorize scan1.tif scan2.tif --out ./color --model mymodel.onnx
       colorcli colorize ./scans --out ./color --shard 3/8      # one of 8 machines
       colorcli colorize ./gray --out ./color --ref ./originals  # score against originals
+      colorcli colorize ./scans --out ./color --sheet look.png  # before | after sheet
     """
     from colorcli import pipeline
     from colorcli.atomic import write_json
@@ -76,6 +79,12 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
                                    f"colorcli-report-shard-{shard_spec[0]}-of-{shard_spec[1]}.json")
     write_json(report_path, _report(records, outcome, colorizer, options, shard, started))
     progress.summary(records, outcome, report_path)
+    if sheet:
+        from colorcli.sheet import write_before_after
+
+        done = [(Path(r["input"]), out / r["output"]) for r in records if r["status"] == "ok"]
+        if write_before_after(sheet, done):
+            progress.say(f"contact sheet: {sheet}")
     if outcome.interrupted:
         sys.exit(130)
     sys.exit(1 if any(r["status"] == "failed" for r in records) else 0)

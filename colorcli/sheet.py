@@ -1,0 +1,58 @@
+"""A before | after contact sheet of colorized files, for a quick look at a run (colorize --sheet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from colorcli import imageio
+from colorcli.atomic import atomic_write
+from colorcli.orientation import to_upright
+
+MAX_PAIRS = 12
+_GAP = 6
+_LABEL = 18
+
+
+def _displayed_rgb8(path: Path, height: int) -> np.ndarray:
+    """The picture as a viewer shows it (orientation applied), 8-bit RGB, scaled to `height` rows."""
+    image = imageio.read_image(path)
+    pixels = image.pixels
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    pixels = to_upright(pixels, image.orientation)
+    scale = height / pixels.shape[0]
+    width = max(1, round(pixels.shape[1] * scale))
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def write_before_after(path: Path, pairs: list[tuple[Path, Path]], height: int = 240) -> int:
+    """Rows of input | output for up to MAX_PAIRS pairs, each labelled with its file name; returns the rows drawn."""
+    rows = []
+    for src, dst in pairs[:MAX_PAIRS]:
+        before, after = _displayed_rgb8(src, height), _displayed_rgb8(dst, height)
+        row = np.full((height + _LABEL, before.shape[1] + after.shape[1] + _GAP, 3), 255, np.uint8)
+        row[_LABEL:, : before.shape[1]] = before
+        row[_LABEL:, before.shape[1] + _GAP :] = after
+        canvas = Image.fromarray(row)
+        ImageDraw.Draw(canvas).text((2, 3), f"{src.name}: before | after", fill=(0, 0, 0))
+        rows.append(np.asarray(canvas))
+    if not rows:
+        return 0
+    width = max(r.shape[1] for r in rows)
+    sheet = np.full((sum(r.shape[0] + _GAP for r in rows), width, 3), 255, np.uint8)
+    top = 0
+    for row in rows:
+        sheet[top : top + row.shape[0], : row.shape[1]] = row
+        top += row.shape[0] + _GAP
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise imageio.ImageError(f"{path}: could not encode the contact sheet")
+    with atomic_write(path) as handle:
+        handle.write(encoded.tobytes())
+    return len(rows)
