@@ -63,12 +63,17 @@ def check_sha256(value: str) -> str:
     return value
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_hash(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB blocks (models and datasets are large)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    return file_hash(path, "sha256")
 
 
 def temp_beside(path: Path) -> Path:

@@ -28,12 +28,12 @@ command, wall time, hardware, ...), ``data``, ``epoch`` (1-based, completed epoc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from colorcli.cache import file_hash
 from colorcli.errors import CheckpointError
 
 FORMAT = "colorcli.checkpoint/1"
@@ -56,11 +56,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_hash(path, "sha256")
 
 
 def _save_weights(path: Path, module, config: dict) -> None:

@@ -21,6 +21,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorcli import color
+from colorcli.cache import file_hash
 from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
 from colorcli.errors import DataError, DownloadError
 
@@ -59,11 +60,7 @@ class Split:
 
 
 def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_hash(path, "md5")
 
 
 def _missing_cifar_message(folder: Path) -> str:

@@ -265,27 +265,26 @@ class Trainer:
         with self._autocast():
             logits = self.D(L, fake_ab)
             loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1)
+        self._step_generator(loss_g)
+        self.D.requires_grad_(True)
+        return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
+                "loss_d": loss_d.detach(), "d_accuracy": losses.discriminator_accuracy(real_logits, fake_logits)}
+
+    def _step_generator(self, loss_g: torch.Tensor) -> None:
+        """Backward, clip the generator's gradient norm, step (through the AMP scaler)."""
         self.opt_G.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.unscale_(self.opt_G)
         torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.o.clip_norm)
         self.scaler.step(self.opt_G)
         self.scaler.update()
-        self.D.requires_grad_(True)
-        return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
-                "loss_d": loss_d.detach(), "d_accuracy": losses.discriminator_accuracy(real_logits, fake_logits)}
 
     def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
             fake_ab = self.G(L)
             loss_l1 = torch.nn.functional.l1_loss(fake_ab.float(), real_ab.float())
             loss_g = self.o.lambda_l1 * loss_l1
-        self.opt_G.zero_grad(set_to_none=True)
-        self.scaler.scale(loss_g).backward()
-        self.scaler.unscale_(self.opt_G)
-        torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.o.clip_norm)
-        self.scaler.step(self.opt_G)
-        self.scaler.update()
+        self._step_generator(loss_g)
         zero = torch.zeros((), device=L.device)
         return {"loss_g": loss_g.detach(), "loss_g_gan": zero, "loss_l1": loss_l1.detach(),
                 "loss_d": zero, "d_accuracy": zero}

@@ -65,3 +65,14 @@ def gradient_gray(height: int = 48, width: int = 64, dtype=np.uint8) -> np.ndarr
     image[height // 4 : height // 2, width // 4 : width // 2] = 0.95
     peak = 65535 if dtype == np.uint16 else 255
     return np.round(image * peak).astype(dtype)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models train fastest on one thread; on a busy CPU, more threads wait on each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

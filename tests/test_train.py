@@ -19,13 +19,7 @@ from colorcli.train import Trainer, TrainOptions, collapse_warnings, lr_factor, 
 from test_data import smooth_colour_images, write_cifar  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread; on a busy CPU, more threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_trainer(tmp_path, n=8, **overrides) -> Trainer:

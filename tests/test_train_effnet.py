@@ -17,12 +17,7 @@ from colorcli.train import Trainer, TrainOptions
 from test_data import smooth_colour_images
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def effnet_trainer(tmp_path, **overrides) -> Trainer:
