@@ -22,7 +22,7 @@ def _current_umask() -> int:
 
 
 # mkstemp creates files 0600; a finished file gets the usual permissions (0666 less the umask)
-_FILE_MODE = 0o666 & ~_current_umask()
+FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -36,7 +36,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, _FILE_MODE)
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

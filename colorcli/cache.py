@@ -81,6 +81,7 @@ def temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=atomic.TEMP_SUFFIX, dir=path.parent)
     os.close(handle)
+    os.chmod(temp, atomic.FILE_MODE)  # mkstemp's 0600 would otherwise survive the rename
     return Path(temp)
 
 

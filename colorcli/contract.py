@@ -22,6 +22,7 @@ OUTPUT_NORM = "ab/110"
 # metadata_props keys. Required ones are read by the runtime; the rest are provenance for people.
 META_NATIVE_SIZE = "colorcli.native_size"  # required: side of the square the model was trained at
 META_SIZE_UNIT = "colorcli.size_unit"  # required: H and W must be multiples of this
+META_INFERENCE_SIZE = "colorcli.inference_size"  # optional: the input size colorize uses by default
 META_INPUT_NORM = "colorcli.input_norm"  # required: must equal INPUT_NORM
 META_OUTPUT_NORM = "colorcli.output_norm"  # required: must equal OUTPUT_NORM
 META_ARCHITECTURE = "colorcli.architecture"  # e.g. "unet", "effnet-lite0"

@@ -129,13 +129,14 @@ def _count_ops(model, op_type: str) -> int:
     return sum(node.op_type == op_type for node in nodes)
 
 
-def _metadata(config: dict, native: int, unit: int, precision: str) -> dict[str, str]:
+def _metadata(config: dict, native: int, unit: int, precision: str, inference_size: int) -> dict[str, str]:
     training = dict(config.get("training", {}))
     training.setdefault("data", config.get("data", {}))
     training.setdefault("epochs_completed", config.get("epoch"))
     return {
         contract.META_NATIVE_SIZE: str(native),
         contract.META_SIZE_UNIT: str(unit),
+        contract.META_INFERENCE_SIZE: str(inference_size),
         contract.META_INPUT_NORM: contract.INPUT_NORM,
         contract.META_OUTPUT_NORM: contract.OUTPUT_NORM,
         contract.META_ARCHITECTURE: str(config["model"].get("architecture", "unknown")),
@@ -220,6 +221,7 @@ def export_model(
     fp16: bool = False,
     images: Sequence[Path] = (),
     log: Callable[[str], None] | None = None,
+    inference_size: int | None = None,
 ) -> ExportResult:
     """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified."""
     try:
@@ -256,7 +258,10 @@ def export_model(
     left = _count_ops(proto, "BatchNormalization")
     if left:
         raise ModelError(f"export left {left} BatchNormalization nodes unfolded")
-    proto = _finish_proto(proto, _metadata(config, native, unit, precision), fp16)
+    inference_size = inference_size or native
+    if inference_size < unit or inference_size % unit:
+        raise UsageError(f"--inference-size {inference_size}: must be a multiple of the size unit {unit}")
+    proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size), fp16)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:

@@ -28,6 +28,7 @@ def build_card(
         "precision": metadata[contract.META_PRECISION],
         "opset": opset,
         "native_size": int(metadata[contract.META_NATIVE_SIZE]),
+        "inference_size": int(metadata[contract.META_INFERENCE_SIZE]),
         "size_unit": int(metadata[contract.META_SIZE_UNIT]),
         "contract": {
             "input": {"name": contract.INPUT_NAME, "type": "float32", "shape": ["N", 1, "H", "W"],
@@ -69,7 +70,8 @@ def render_markdown(card: dict) -> str:
         "",
         f"- file: `{card['file']}`, {card['size']} bytes",
         f"- sha256: `{card['sha256']}`",
-        f"- native size: {card['native_size']} px; H and W must be multiples of {unit}; any batch size",
+        f"- trained at {card['native_size']} px; colorize feeds it {card['inference_size']} px by default; "
+        f"H and W must be multiples of {unit}; any batch size",
         "",
         "## Input and output",
         "",

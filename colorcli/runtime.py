@@ -32,6 +32,7 @@ class ModelInfo:
     path: Path
     native_size: int
     size_unit: int
+    inference_size: int  # colorize's default input size: measured best, else the native size
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -40,7 +41,7 @@ class ModelInfo:
 
     def describe(self) -> dict:
         info = {"path": str(self.path), "native_size": self.native_size, "size_unit": self.size_unit,
-                "architecture": self.architecture}
+                "inference_size": self.inference_size, "architecture": self.architecture}
         for key in (contract.META_TRAINING, contract.META_METRICS):
             if key in self.metadata:
                 try:
@@ -152,11 +153,13 @@ def read_model_info(session, path: Path) -> ModelInfo:
                          f"{metadata[contract.META_OUTPUT_NORM]!r}")
     try:
         native, unit = int(metadata[contract.META_NATIVE_SIZE]), int(metadata[contract.META_SIZE_UNIT])
+        inference = int(metadata.get(contract.META_INFERENCE_SIZE, native))
     except ValueError:
-        raise ModelError(f"{path}: native size and size unit must be integers") from None
-    if unit < 1 or native < unit or native % unit:
-        raise ModelError(f"{path}: native size {native} is not a multiple of size unit {unit}")
-    return ModelInfo(path=path, native_size=native, size_unit=unit, metadata=metadata)
+        raise ModelError(f"{path}: native size, inference size and size unit must be integers") from None
+    for size in (native, inference):
+        if unit < 1 or size < unit or size % unit:
+            raise ModelError(f"{path}: size {size} is not a multiple of size unit {unit}")
+    return ModelInfo(path=path, native_size=native, size_unit=unit, inference_size=inference, metadata=metadata)
 
 
 class Colorizer:
@@ -166,7 +169,7 @@ class Colorizer:
         self.session = session
         self.provider = provider
         self.info = info
-        self.size = self.check_size(size) if size else info.native_size
+        self.size = self.check_size(size) if size else info.inference_size
 
     @classmethod
     def load(cls, model: str | None = None, provider: str = "auto", size: int | None = None,

@@ -281,3 +281,26 @@ def test_before_after_sheet(tmp_path, tiny_model_path):
     assert code == 0 and "contact sheet" in output
     picture = read_image(sheet).pixels
     assert picture.ndim == 3 and picture.shape[0] >= 3 * 240  # one row per colorized file
+
+
+def test_embedded_default_model_colorizes_the_samples_without_torch(tmp_path):
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    out = tmp_path / "out"
+    script = (
+        "import sys\n"
+        "from colorcli.cli import cli\n"
+        f"try:\n    cli.main(args=['colorize', {str(samples)!r}, '--out', {str(out)!r}, '--quiet'], standalone_mode=False)\n"
+        "except SystemExit as stop:\n    code = stop.code\n"
+        "print('torch imported:', 'torch' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "torch imported: False" in run.stdout
+    report = report_of(out)
+    assert report["model"]["architecture"].startswith("effnet-") and report["summary"]["failed"] == 0
+    assert report["summary"]["ok"] >= 6
+    for record in report["files"]:
+        if record["status"] == "ok":
+            rgb = read_image(out / record["output"]).pixels
+            assert np.ptp(rgb.astype(int), axis=2).mean() > 2, "the default model adds colour"

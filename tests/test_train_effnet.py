@@ -103,13 +103,16 @@ def test_cli_effnet_run_with_two_validation_sets_then_export(tmp_path):
         other = record["val_sets"]["other_source"]
         assert set(other) >= {"psnr", "ssim", "ciede2000", "colorfulness", "gray"}
         assert other["gray"]["colorfulness"] < 1.0
-    result = CliRunner().invoke(cli, ["export", str(run), "--out", str(tmp_path / "eff.onnx")], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["export", str(run), "--out", str(tmp_path / "eff.onnx"), "--inference-size", "64"],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "eff.json").read_text())
     assert card["parity"]["max_abs_diff"] <= 1e-4
+    assert card["native_size"] == 32 and card["inference_size"] == 64
     from colorcli.runtime import Colorizer
 
     colorizer = Colorizer.load(str(tmp_path / "eff.onnx"), provider="cpu")
     assert colorizer.info.architecture == "effnet-lite0" and colorizer.info.size_unit == 32
+    assert colorizer.size == 64, "colorize uses the exported inference size by default"
     rgb = colorizer.colorize(np.tile(np.linspace(0, 255, 70, dtype=np.uint8), (50, 1)))
     assert rgb.shape == (50, 70, 3)

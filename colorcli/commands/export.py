@@ -13,9 +13,12 @@ import click
               help="The ONNX model to write; its cards go beside it (FILE.json, FILE.md).")
 @click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset (18 or newer).")
 @click.option("--fp16", is_flag=True, help="Store weights in float16 (input and output stay float32).")
+@click.option("--inference-size", type=click.IntRange(min=1), default=None,
+              help="The input size colorize uses by default (a multiple of the size unit); default: the "
+                   "training size. Set it to the size you measured best.")
 @click.option("--images", "images_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False),
               help="Photos for the parity check (the first 4 by name); default: generated pictures.")
-def export(source, out, opset, fp16, images_dir):
+def export(source, out, opset, fp16, inference_size, images_dir):
     """Export a trained generator to ONNX, verified before it is written.
 
     RUN_DIR is a training run folder (its best checkpoint, else its last);
@@ -33,7 +36,8 @@ def export(source, out, opset, fp16, images_dir):
     from colorcli.export import export_model, parity_images
 
     images = parity_images(images_dir) if images_dir else ()
-    result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo)
+    result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo,
+                          inference_size=inference_size)
     parity = result.parity
     click.echo(
         f"wrote {result.path} ({result.size} bytes, {result.precision}, sha256 {result.sha256[:12]}…); "

@@ -90,6 +90,8 @@ def models():
 
     rows = registry.list_models()
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and pipes: keep the table's rows whole
     if not rows:
         console.print(
             "No models embedded, cached or published yet. "
@@ -97,10 +99,10 @@ def models():
         )
     else:
         table = Table(title="colorcli models")
-        for column in ("name", "where", "native", "size", "sha256"):
+        for column in ("name", "where", "native", "size", "sha256", "status"):
             table.add_column(column, no_wrap=True)
-        for column in ("status", "licence", "source"):
-            table.add_column(column, overflow="fold")
+        for column in ("licence", "source"):
+            table.add_column(column, overflow="fold", min_width=12)
         for row in rows:
             table.add_row(
                 row.name, row.where, str(row.native_size or "?"), _size(row.size), row.sha256[:12],
