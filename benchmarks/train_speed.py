@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py                       # 32 and 256 px, ngf 64, batch 16
     python benchmarks/train_speed.py --device cuda --amp --sizes 256 --steps 50
+    python benchmarks/train_speed.py --generator effnet-lite0 --sizes 128 256 [--l1-only]
 
 Synthetic colour images in memory, so it measures the training step, not the disk.
 """
@@ -29,7 +30,8 @@ def images(n: int, size: int) -> np.ndarray:
 def measure(size: int, args) -> float:
     with tempfile.TemporaryDirectory() as out:
         options = TrainOptions(dataset="bench", out=out, size=size, ngf=args.ngf, ndf=args.ndf,
-                               batch_size=args.batch_size, device=args.device, amp=args.amp)
+                               batch_size=args.batch_size, device=args.device, amp=args.amp,
+                               generator=args.generator, pretrain_epochs=1 if args.l1_only else 0)
         bank = images(args.batch_size * 2, load_size_for(size))
         trainer = Trainer(options, Split(bank, images(1, size), {"dataset": "synthetic"}))
         plan = trainer.train_batches.plan(trainer.data_rng)
@@ -48,6 +50,8 @@ def measure(size: int, args) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--generator", default="unet", help="unet or effnet-lite0/1/2")
+    parser.add_argument("--l1-only", action="store_true", help="time the L1 warm-up step (no discriminator)")
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -64,7 +68,7 @@ def main() -> None:
         args.steps = steps or (20 if size <= 64 else 2)
         rate = measure(size, args)
         device = "cuda" if (args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())) else "cpu"
-        print(f"{size:4d} px  ngf {args.ngf}  batch {args.batch_size}  {device}"
+        print(f"{size:4d} px  {args.generator}{' (L1 only)' if args.l1_only else ''}  ngf {args.ngf}  batch {args.batch_size}  {device}"
               f"{' amp' if args.amp else ''}  threads {torch.get_num_threads()}: {rate:8.1f} images/s")
 
 
