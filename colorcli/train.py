@@ -56,6 +56,7 @@ class TrainOptions:
     freeze_encoder_epochs: int = 0
     pretrain_epochs: int = 0  # L1-only warm-up epochs before the conditional GAN
     degrade: bool = False  # degrade the L input like old scans (never the target)
+    init_from: str | None = None  # start the generator from another run's checkpoint (same architecture)
     beta1: float = 0.5
     clip_norm: float = 1.0
     decay_start: int = 20
@@ -130,6 +131,8 @@ class Trainer:
         # a resumed run's weights come from its checkpoint; only a new one loads ImageNet weights
         self.G = models.build_generator(self.model_config, pretrained=not options.resume).to(self.device)
         self.pretrained_encoder = options.generator != "unet"
+        if options.init_from and not options.resume:
+            self._init_generator(Path(options.init_from))
         self.D = models.build_discriminator(options.ndf).to(self.device)
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
@@ -151,6 +154,14 @@ class Trainer:
         self.best = {"metric": BEST_METRIC, "mode": "min", "value": None, "epoch": None}
         self.gray = self._gray_baseline(self.val)
         self.extra_gray = {name: self._gray_baseline(images) for name, images in self.extra_val.items()}
+
+    def _init_generator(self, source: Path) -> None:
+        """Start from another run's generator, e.g. a GAN phase searched from one L1 warm-up."""
+        generator, config = checkpoint.load_generator(source)
+        if config.get("model") != self.model_config:
+            raise UsageError(f"--init-from {source}: its generator ({config.get('model', {}).get('architecture')}) "
+                             "differs from this run's --generator / --size / --ngf")
+        self.G.load_state_dict(generator.state_dict())
 
     def _generator_groups(self) -> list[dict]:
         """Parameter groups: a pretrained encoder learns at its own (smaller) rate."""

@@ -174,3 +174,16 @@ def test_help_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_init_from_starts_the_generator_from_another_run(tmp_path):
+    first = tiny_trainer(tmp_path / "a")
+    plan = first.train_batches.plan(first.data_rng)
+    first.train_step(first.train_batches.batch(plan, 0, 8))
+    checkpoint.save_checkpoint(first.run_dir, "last", first.G, first.config(), first.D, first.state())
+    second = tiny_trainer(tmp_path / "b", init_from=str(first.run_dir), lambda_l1=300.0)
+    assert all(torch.equal(a, b) for a, b in zip(first.G.state_dict().values(), second.G.state_dict().values()))
+    other = TrainOptions(dataset="cifar10", out=str(tmp_path / "c"), size=32, ngf=4, ndf=8, batch_size=8,
+                         device="cpu", init_from=str(first.run_dir))
+    with pytest.raises(UsageError, match="init-from"):
+        Trainer(other, Split(smooth_colour_images(8, size=36), smooth_colour_images(4, seed=5), {"dataset": "test"}))

@@ -36,6 +36,8 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="Keep a pretrained encoder frozen for the first N epochs.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="L1-only warm-up epochs before the conditional GAN starts.")
+@click.option("--init-from", type=click.Path(path_type=Path, exists=True), metavar="RUN_DIR|CHECKPOINT",
+              help="Start the generator from another run's checkpoint (same generator and size).")
 @click.option("--degrade", is_flag=True,
               help="Augment the L input like old scans: grain, blur, fading, JPEG, dust, scratches (never the target).")
 @click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Adam beta1.")
