@@ -143,8 +143,3 @@ def install(name: str, temp_file: Path, sha256: str, source: str, metadata: dict
     atomic.write_json(_record_path(name), record)
     os.replace(temp_file, target)
     return CachedModel(name, target, sha256, size, record)
-
-
-def remove(name: str) -> None:
-    model_path(name).unlink(missing_ok=True)
-    _record_path(name).unlink(missing_ok=True)

@@ -159,9 +159,6 @@ class Checkpoint:
             raise CheckpointError(f"{path}: content does not match the sha256 in {self.json_path.name} (corrupt)")
         return path
 
-    def has(self, name: str) -> bool:
-        return name in self.pointer["files"]
-
     def weights(self, name: str = "generator") -> dict:
         return _load_safetensors(self._file(name))
 

@@ -30,25 +30,11 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(to_float_rgb(rgb), cv2.COLOR_RGB2Lab)
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """float Lab (H, W, 3) to float32 RGB in [0, 1] (out-of-gamut values clipped)."""
-    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
-    return np.clip(rgb, 0.0, 1.0, out=rgb)
-
-
 def lightness(image: np.ndarray) -> np.ndarray:
     """L of Lab (0..100, float32, (H, W)) of a grey (H, W) or RGB (H, W, 3) image of any depth."""
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return rgb_to_lab(image)[:, :, 0]
-
-
-def merge_lab(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Float L (H, W) and a, b (H, W, 2) to float32 RGB in [0, 1]."""
-    lab = np.empty(L.shape + (3,), np.float32)
-    lab[:, :, 0] = L
-    lab[:, :, 1:] = ab
-    return lab_to_rgb(lab)
 
 
 def _gray_to_l8_table() -> np.ndarray:
