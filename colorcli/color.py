@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from colorcli.orientation import from_upright, to_upright
+
 L8_PER_L = 255.0 / 100.0
 
 
@@ -153,3 +155,16 @@ def merge_prediction(pixels: np.ndarray, L_full: np.ndarray, ab_small: np.ndarra
         else:
             out[rows] = merge_lab16(L_full[rows], ab8[rows].astype(np.float32) - 128.0)
     return out
+
+
+def split_for_model(pixels: np.ndarray, size: int, orientation: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A scan's full-resolution L and the model's square input (size x size, L 0..100), turned upright
+    by the EXIF orientation: the model was trained on upright photos."""
+    L_full = full_lightness(pixels)
+    return L_full, to_upright(model_input(L_full, size), orientation)
+
+
+def merge_from_model(pixels: np.ndarray, L_full: np.ndarray, ab_upright: np.ndarray,
+                     orientation: int = 1) -> np.ndarray:
+    """The model's upright a, b turned back to the stored layout and merged with the scan's own L."""
+    return merge_prediction(pixels, L_full, from_upright(ab_upright, orientation))

@@ -127,22 +127,13 @@ def _init_worker(spec: ModelSpec | None, colorizer=None) -> None:
         _colorizer = Colorizer.load(spec.path, provider=spec.provider, size=spec.size, threads=spec.threads)
 
 
-def to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    """Grey or RGB, 8 or 16 bit, to 8-bit RGB: the metrics are defined on 8-bit sRGB."""
-    if pixels.dtype == np.uint16:
-        pixels = (pixels.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(pixels)
-
-
 def _size(array: np.ndarray) -> str:
     return f"{array.shape[1]}x{array.shape[0]}"
 
 
 def load_triplet(pair: Pair, colorizer=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gray baseline, prediction, reference) of a pair as 8-bit RGB; raises ColorcliError."""
-    from colorcli.imageio import read_image
+    from colorcli.imageio import read_image, to_rgb8
 
     image = read_image(pair.ref)
     ref = to_rgb8(image.pixels)

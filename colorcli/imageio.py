@@ -279,8 +279,7 @@ def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
         else:
             _write_tiff16(handle, rgb, image)
         return
-    if rgb.dtype == np.uint16:
-        rgb = (rgb.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    rgb = to_uint8(rgb)
     if rgb.shape[2] == 4 and fmt in ("JPEG", "BMP"):
         rgb = rgb[:, :, :3]  # these formats cannot hold alpha
     mode = "RGBA" if rgb.shape[2] == 4 else "RGB"
@@ -306,8 +305,20 @@ def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     if alpha is None:
         return rgb
     if alpha.dtype != rgb.dtype:
-        if rgb.dtype == np.uint16:
-            alpha = alpha.astype(np.uint16) * 257
-        else:
-            alpha = (alpha.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+        alpha = alpha.astype(np.uint16) * 257 if rgb.dtype == np.uint16 else to_uint8(alpha)
     return np.dstack([rgb, alpha])
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """16-bit samples to 8-bit (rounded); 8-bit ones unchanged."""
+    if pixels.dtype == np.uint16:
+        return (pixels.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    return pixels
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Grey or RGB, 8 or 16 bit, to 8-bit RGB (what the metrics and previews work on)."""
+    pixels = to_uint8(pixels)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(pixels)

@@ -55,9 +55,6 @@ class Outcome:
     interrupted: bool = False
     seconds: float = 0.0
 
-    def count(self, status: str) -> int:
-        return sum(1 for record in self.records if record["status"] == status)
-
 
 # --- planning -----------------------------------------------------------------------------------------
 
@@ -186,7 +183,6 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
     from colorcli import color, imageio, metrics
-    from colorcli.orientation import from_upright, to_upright
 
     timings = {}
     start = time.perf_counter()
@@ -196,14 +192,13 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     if not options.include_color and not color.is_grayscale(image.pixels):
         return _record(job.src, job.rel, "skipped", "already in colour (use --include-color)", **extra)
     tick = time.perf_counter()
-    L_full = color.full_lightness(image.pixels)
-    small = to_upright(color.model_input(L_full, size), image.orientation)
+    L_full, small = color.split_for_model(image.pixels, size, image.orientation)
     timings["prepare"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    ab = from_upright(infer(small), image.orientation)
+    ab = infer(small)
     timings["infer"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    rgb = color.merge_prediction(image.pixels, L_full, ab)
+    rgb = color.merge_from_model(image.pixels, L_full, ab, image.orientation)
     imageio.write_image(job.dst, imageio.with_alpha(rgb, image.alpha), image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:
@@ -215,18 +210,10 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
 def _reference_metrics(rgb: np.ndarray, ref_path: str, metrics, imageio) -> dict:
     try:
         ref = imageio.read_image(ref_path)
-        scores = metrics.score(_to_rgb8(rgb), _to_rgb8(ref.pixels))
+        scores = metrics.score(imageio.to_rgb8(rgb), imageio.to_rgb8(ref.pixels))
     except ColorcliError as error:
         return {"reference": ref_path, "metrics_error": str(error)}
     return {"reference": ref_path, "metrics": {k: round(float(v), 4) for k, v in scores.items()}}
-
-
-def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint16:
-        pixels = (pixels.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return pixels
 
 
 def _get_while_parent_lives(source):

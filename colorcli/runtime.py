@@ -18,7 +18,6 @@ import numpy as np
 
 from colorcli import color, contract
 from colorcli.errors import ModelError, ProviderError, UsageError
-from colorcli.orientation import from_upright, to_upright
 
 PROVIDERS = ("auto", "cuda", "cpu")
 _CUDA = "CUDAExecutionProvider"
@@ -198,7 +197,5 @@ class Colorizer:
 
         `orientation` is the EXIF orientation of the stored pixels: the model sees the picture upright.
         """
-        L_full = color.full_lightness(pixels)
-        small = to_upright(color.model_input(L_full, self.size), orientation)
-        ab = from_upright(self.predict_ab(small[None])[0], orientation)
-        return color.merge_prediction(pixels, L_full, ab)
+        L_full, small = color.split_for_model(pixels, self.size, orientation)
+        return color.merge_from_model(pixels, L_full, self.predict_ab(small[None])[0], orientation)

@@ -20,12 +20,7 @@ _LABEL = 18
 def _displayed_rgb8(path: Path, height: int) -> np.ndarray:
     """The picture as a viewer shows it (orientation applied), 8-bit RGB, scaled to `height` rows."""
     image = imageio.read_image(path)
-    pixels = image.pixels
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    pixels = to_upright(pixels, image.orientation)
+    pixels = to_upright(imageio.to_rgb8(image.pixels), image.orientation)
     scale = height / pixels.shape[0]
     width = max(1, round(pixels.shape[1] * scale))
     return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
