@@ -297,9 +297,7 @@ def sheet_picks(records: list[dict], count: int = SHEET_ROWS) -> tuple[list[dict
 
 def write_sheet(path: Path, records: list[dict], colorizer=None) -> None:
     """A contact sheet PNG: rows of gray | prediction | reference, best then worst by CIEDE2000."""
-    import cv2
-
-    from colorcli.atomic import atomic_write
+    from colorcli.imageio import write_png
 
     best, worst = sheet_picks(records)
     if not best:
@@ -320,11 +318,7 @@ def write_sheet(path: Path, records: list[dict], colorizer=None) -> None:
             label = f"{record['name']}  dE00 {scores['ciede2000']:.2f}  PSNR {scores['psnr']:.2f}"
             strips += [_text_strip(label, width, 16), row]
     sheet = np.concatenate(strips, axis=0)
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ColorcliError(f"{path}: could not encode the contact sheet")
-    with atomic_write(path) as handle:
-        handle.write(encoded.tobytes())
+    write_png(path, sheet)
 
 
 def _fit(image: np.ndarray) -> np.ndarray:

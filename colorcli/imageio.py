@@ -300,6 +300,15 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> N
         raise ImageError(f"{path}: cannot write ({error})") from None
 
 
+def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:
+    """Atomically write an 8-bit RGB picture made by colorcli (a sheet, a plot) as a plain PNG."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ImageError(f"{path}: could not encode the PNG")
+    with atomic_write(path) as handle:
+        handle.write(encoded.tobytes())
+
+
 def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """Stack an alpha plane (converted to rgb's depth) onto RGB."""
     if alpha is None:

@@ -9,15 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colorcli.atomic import atomic_write
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"cannot encode {path}")
-    with atomic_write(path) as handle:
-        handle.write(data.tobytes())
+from colorcli.imageio import write_png
 
 
 def sample_grid(path: Path, gray: np.ndarray, pred: np.ndarray, truth: np.ndarray, min_side: int = 96) -> None:
@@ -35,7 +27,7 @@ def sample_grid(path: Path, gray: np.ndarray, pred: np.ndarray, truth: np.ndarra
             row[:, x : x + w * scale] = cell
         rows.append(row)
         rows.append(np.full((pad, row.shape[1], 3), 255, np.uint8))
-    _write_png(Path(path), np.concatenate(rows[:-1]))
+    write_png(Path(path), np.concatenate(rows[:-1]))
 
 
 # (title, [(record key, legend, colour)]) panels; keys are read from metrics.jsonl records
@@ -94,4 +86,4 @@ def curves(path: Path, records: list[dict], panel_size=(420, 240)) -> None:
     for i, (title, series) in enumerate(PANELS):
         x, y = (i % cols) * pw, (i // cols) * ph
         _panel(draw, (x, y, x + pw, y + ph), title, series, records, font)
-    _write_png(Path(path), np.asarray(image))
+    write_png(Path(path), np.asarray(image))

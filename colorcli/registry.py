@@ -149,7 +149,7 @@ def list_models() -> list[ModelInfo]:
             card = _embedded_card(name)
             embedded_model(name)
             status = "ok"
-        except ModelError as error:
+        except ModelError:
             card, status = {}, "corrupt"
         rows.append(
             ModelInfo(
@@ -164,7 +164,7 @@ def list_models() -> list[ModelInfo]:
         try:
             found = cache.lookup(name, _pin(name))
             record, status, sha = found.record, "ok", found.sha256
-        except ModelError as error:
+        except ModelError:
             record, status, sha = {}, "corrupt (fetch it again)", ""
         native = entry.native_size if entry else _as_int(record.get("metadata", {}).get(contract.META_NATIVE_SIZE))
         rows.append(

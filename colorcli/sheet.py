@@ -9,7 +9,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from colorcli import imageio
-from colorcli.atomic import atomic_write
 from colorcli.orientation import to_upright
 
 MAX_PAIRS = 12
@@ -45,9 +44,5 @@ def write_before_after(path: Path, pairs: list[tuple[Path, Path]], height: int =
     for row in rows:
         sheet[top : top + row.shape[0], : row.shape[1]] = row
         top += row.shape[0] + _GAP
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise imageio.ImageError(f"{path}: could not encode the contact sheet")
-    with atomic_write(path) as handle:
-        handle.write(encoded.tobytes())
+    imageio.write_png(path, sheet)
     return len(rows)
