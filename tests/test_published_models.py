@@ -1,0 +1,74 @@
+"""The generators published in export/ (and the one embedded in the package) are what their cards say.
+
+Each must match its card's sha256 and size, load through the same code as colorize, keep the scan's
+lightness, and actually colour: the CIFAR-10 model is scored on real test images against the gray
+baseline, the photo model on a real archive sample.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorcli import cache, color, metrics
+from colorcli.runtime import Colorizer
+from conftest import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = sorted((ROOT / "export").glob("*.onnx"))
+
+
+def assert_same_lightness(rgb: np.ndarray, gray: np.ndarray) -> None:
+    """The model only adds chroma: L of the output is the input's, up to 8-bit rounding and gamut clipping."""
+    difference = np.abs(color.lightness(rgb) - color.lightness(gray))
+    assert difference.mean() < 0.6 and np.percentile(difference, 99) < 2.0
+
+
+def test_export_folder_holds_the_two_shipped_models():
+    assert {p.stem for p in PUBLISHED} >= {"effnet-lite0-photos", "effnet-lite0-cifar10"}
+
+
+@pytest.mark.parametrize("model", PUBLISHED, ids=lambda p: p.stem)
+def test_model_matches_its_card_and_loads(model):
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["sha256"] == cache.sha256_file(model)
+    assert card["size"] == model.stat().st_size
+    assert model.with_suffix(".md").read_text().count(card["sha256"]) == 1
+    colorizer = Colorizer.load(str(model), provider="cpu")
+    assert colorizer.info.native_size == card["native_size"]
+    assert colorizer.size == card["inference_size"]
+    assert colorizer.info.architecture == card["architecture"]
+
+
+def test_embedded_model_is_the_published_photo_model():
+    embedded = ROOT / "colorcli" / "models" / "effnet-lite0-photos.onnx"
+    assert cache.sha256_file(embedded) == cache.sha256_file(ROOT / "export" / "effnet-lite0-photos.onnx")
+
+
+def test_cifar10_model_beats_gray_on_real_test_images():
+    from colorcli.data import CIFAR_TEST, cifar_folder, read_cifar_batch
+
+    refs = read_cifar_batch(cifar_folder(SHARED_DATA) / "test_batch", CIFAR_TEST["test_batch"])[:1000]
+    colorizer = Colorizer.load(str(ROOT / "export" / "effnet-lite0-cifar10.onnx"), provider="cpu")
+    grays = metrics.gray_baseline(refs)
+    preds = np.stack([colorizer.colorize(gray) for gray in grays])
+    ours = metrics.summarize(metrics.score_batch(preds, refs))
+    gray = metrics.summarize(metrics.score_batch(grays, refs))
+    assert ours["ciede2000"]["mean"] < gray["ciede2000"]["mean"] - 0.8
+    assert ours["psnr"]["mean"] > gray["psnr"]["mean"] + 0.5
+    assert ours["colorfulness"]["mean"] > 10.0
+    assert_same_lightness(preds.reshape(-1, 32, 3), grays.reshape(-1, 32, 3))
+
+
+def test_photo_model_colours_an_archive_sample_and_keeps_its_detail():
+    sample = sorted((ROOT / "samples").glob("*.jpg"))[0]
+    gray = np.asarray(Image.open(sample).convert("L"))
+    colorizer = Colorizer.load(str(ROOT / "export" / "effnet-lite0-photos.onnx"), provider="cpu")
+    rgb = colorizer.colorize(gray)
+    assert rgb.shape == gray.shape + (3,) and rgb.dtype == np.uint8
+    assert metrics.colorfulness(rgb) > 5.0
+    assert_same_lightness(rgb, gray)
