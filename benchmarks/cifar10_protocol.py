@@ -4,7 +4,7 @@ Writes the 10,000 test images (md5-checked official batch) as 32x32 PNGs to a te
 `colorcli eval --ref DIR --model MODEL` on them: the grayscale input is made from each image's L,
 colorized through the same Colorizer code as `colorize`, and scored beside the gray baseline.
 
-    python benchmarks/cifar10_protocol.py export/unet-cifar10.onnx [--data-dir ../shared/data] [--json out.json]
+    python benchmarks/cifar10_protocol.py export/effnet-lite0-cifar10.onnx [--data-dir ../shared/data] [--json out.json]
 """
 
 from __future__ import annotations
