@@ -326,7 +326,8 @@ class _Pool:
         return [(wid, code, self._forget(wid)) for wid, code in gone]
 
     def _forget(self, worker_id: int) -> list[int]:
-        del self.workers[worker_id]
+        _, tasks, replies = self.workers.pop(worker_id)
+        _abandon(tasks, replies)
         return self.assigned.pop(worker_id)
 
     def close(self, grace: float) -> None:
@@ -339,11 +340,20 @@ class _Pool:
         for process, _, _ in self.workers.values():
             if process.is_alive():
                 process.terminate()
-        for process, _, _ in self.workers.values():
+        for process, tasks, replies in self.workers.values():
             process.join(2.0)
             if process.is_alive():
                 process.kill()
                 process.join(1.0)
+            _abandon(tasks, replies)
+
+
+def _abandon(*queues) -> None:
+    """Drop what a stopped worker will never read. Otherwise a feeder thread blocked on a full pipe
+    (the parent holds its read end too) makes multiprocessing's exit handler wait forever."""
+    for q in queues:
+        q.cancel_join_thread()
+        q.close()
 
 
 def _remove_temp_files(dst: Path) -> None:
