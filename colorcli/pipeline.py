@@ -320,15 +320,15 @@ class _Pool:
     def in_hand(self) -> list[int]:
         return [jobs[0] for jobs in self.assigned.values() if jobs]
 
-    def dead(self) -> list[tuple[int, int | None, list[int]]]:
-        """Workers that died, with their exit code and the job indices they held."""
-        gone = [(wid, proc.exitcode) for wid, (proc, _, _) in self.workers.items() if not proc.is_alive()]
-        return [(wid, code, self._forget(wid)) for wid, code in gone]
+    def dead(self) -> list[int]:
+        """Ids of the workers that have exited."""
+        return [wid for wid, (process, _, _) in self.workers.items() if not process.is_alive()]
 
-    def _forget(self, worker_id: int) -> list[int]:
-        _, tasks, replies = self.workers.pop(worker_id)
+    def forget(self, worker_id: int) -> tuple[int | None, list[int]]:
+        """Drop an exited worker: its exit code and the job indices it still held."""
+        process, tasks, replies = self.workers.pop(worker_id)
         _abandon(tasks, replies)
-        return self.assigned.pop(worker_id)
+        return process.exitcode, self.assigned.pop(worker_id)
 
     def close(self, grace: float) -> None:
         """Ask every worker to stop after its queued jobs; stop those still running after `grace` s."""
@@ -398,8 +398,11 @@ def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references,
             pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references)))
         _drain_results(pool, finish)
         _serve_inference(pool, colorizer, options.batch_size)
-        for _, code, held in pool.dead():
+        gone = pool.dead()
+        if gone:  # what a worker finished before it died is in the queue now: count it before forgetting
             _drain_results(pool, finish)
+        for worker_id in gone:
+            code, held = pool.forget(worker_id)
             if held:
                 crashed = jobs[held[0]]
                 _remove_temp_files(crashed.dst)
