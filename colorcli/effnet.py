@@ -34,6 +34,7 @@ STEM_CHANNELS = 32  # fixed in the Lite variants (not scaled by width)
 HEAD_CHANNELS = 1280  # fixed in the Lite variants
 NUM_CLASSES = 1000
 DEFAULT_DECODER_CHANNELS = (128, 96, 64, 32)  # strides 16, 8, 4, 2
+ENCODER_SCALES = (1, 2)
 
 # variant: (width multiplier, depth multiplier)
 VARIANTS = {"lite0": (1.0, 1.0), "lite1": (1.0, 1.1), "lite2": (1.1, 1.2)}
@@ -222,11 +223,18 @@ def gray_encoder_state(classifier_state: dict) -> dict:
     return state
 
 
-def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DECODER_CHANNELS) -> dict:
-    """The model config stored in checkpoints; build_effnet_generator() rebuilds the network from it."""
+def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DECODER_CHANNELS,
+                  encoder_scale: int = 1) -> dict:
+    """The model config stored in checkpoints; build_effnet_generator() rebuilds the network from it.
+
+    encoder_scale 2 upsamples L x2 before the encoder: at CIFAR's 32 px the ImageNet encoder would
+    otherwise end at 1x1 features; the decoder then stops one stride earlier, at the input's size."""
     stage_plan(variant)
-    if size < SIZE_UNIT or size % SIZE_UNIT:
-        raise ValueError(f"training size {size} is not a multiple of {SIZE_UNIT}")
+    if encoder_scale not in ENCODER_SCALES:
+        raise ValueError(f"encoder scale {encoder_scale} is not one of {ENCODER_SCALES}")
+    unit = SIZE_UNIT // encoder_scale
+    if size < unit or size % unit:
+        raise ValueError(f"training size {size} is not a multiple of {unit}")
     if len(decoder_channels) != len(SKIP_STAGES) - 1:
         raise ValueError(f"decoder_channels needs {len(SKIP_STAGES) - 1} widths (strides 16, 8, 4, 2)")
     return {
@@ -235,7 +243,8 @@ def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DE
         "decoder_channels": [int(c) for c in decoder_channels],
         "encoder_weights": _package(variant)[0],
         "native_size": int(size),
-        "size_unit": SIZE_UNIT,
+        "size_unit": unit,
+        "encoder_scale": int(encoder_scale),
         "in_channels": 1,
         "out_channels": 2,
     }
@@ -254,11 +263,15 @@ class EffNetUNet(nn.Module):
     """EfficientNet-Lite encoder + U-Net decoder: at each stride from 16 down to 2, upsample x2
     (bilinear), concatenate the encoder feature of that stride and apply a 3x3 conv-BN-ReLU. At full
     resolution a 1x1 conv on [upsampled features, L] and tanh give ab, so colour can follow L pixel by
-    pixel (a 3x3 full-resolution conv was the costliest node of the network in ONNX Runtime on a CPU)."""
+    pixel (a 3x3 full-resolution conv was the costliest node of the network in ONNX Runtime on a CPU).
+    With encoder_scale 2 the encoder sees L upsampled x2, and its stride-2 features are at the input's size."""
 
     def __init__(self, variant: str = "lite0", decoder_channels=DEFAULT_DECODER_CHANNELS,
-                 in_channels: int = 1, out_channels: int = 2):
+                 in_channels: int = 1, out_channels: int = 2, encoder_scale: int = 1):
         super().__init__()
+        if encoder_scale not in ENCODER_SCALES:
+            raise ValueError(f"encoder scale {encoder_scale} is not one of {ENCODER_SCALES}")
+        self.encoder_scale = encoder_scale
         self.encoder = EfficientNetLite(variant, in_channels=in_channels, classifier=False)
         skips = self.encoder.feature_channels[-2::-1]  # strides 16, 8, 4, 2
         if len(decoder_channels) != len(skips):
@@ -272,11 +285,13 @@ class EffNetUNet(nn.Module):
         self.encoder_frozen = False
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
-        features = self.encoder.features(L)
+        features = self.encoder.features(_upsample(L) if self.encoder_scale == 2 else L)
         x = features[-1]
         for block, skip in zip(self.decoder, features[-2::-1]):
             x = block(torch.cat([_upsample(x), skip], dim=1))
-        return torch.tanh(self.head(torch.cat([_upsample(x), L], dim=1)))
+        if self.encoder_scale == 1:
+            x = _upsample(x)
+        return torch.tanh(self.head(torch.cat([x, L], dim=1)))
 
     def train(self, mode: bool = True) -> EffNetUNet:
         super().train(mode)
@@ -294,7 +309,8 @@ def build_effnet_generator(model_config: dict, pretrained: bool) -> EffNetUNet:
     if int(model_config.get("in_channels", 1)) != 1:
         raise ValueError("the EfficientNet generator takes one input channel (L)")
     model = EffNetUNet(variant, model_config.get("decoder_channels", DEFAULT_DECODER_CHANNELS),
-                       out_channels=int(model_config.get("out_channels", 2)))
+                       out_channels=int(model_config.get("out_channels", 2)),
+                       encoder_scale=int(model_config.get("encoder_scale", 1)))
     if pretrained:
         classifier = load_pretrained_classifier(variant)
         model.encoder.load_state_dict(gray_encoder_state(classifier.state_dict()), strict=True)

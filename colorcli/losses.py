@@ -1,4 +1,5 @@
-"""pix2pix losses: BCE adversarial on PatchGAN logits plus lambda * L1 on ab."""
+"""pix2pix losses: BCE adversarial on PatchGAN logits plus lambda * L1 on ab, optionally with the L1
+of each pixel weighted by how rare its true colour is (class rebalancing)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,48 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     return 0.5 * (adversarial(real_logits, True) + adversarial(fake_logits, False))
 
 
+AB_BINS = 22  # per axis: 10 Lab units each over a, b in [-110, 110]
+
+
+def ab_bin_index(ab: torch.Tensor) -> torch.Tensor:
+    """ab/110 [B,2,H,W] -> the flat index [B,H,W] of its AB_BINS x AB_BINS colour bin."""
+    q = ((ab.clamp(-1.0, 1.0 - 1e-6) + 1.0) * (AB_BINS / 2)).long()
+    return q[:, 0] * AB_BINS + q[:, 1]
+
+
+def ab_histogram(ab: torch.Tensor) -> torch.Tensor:
+    """Pixel counts per colour bin of ab/110 [B,2,H,W], float [AB_BINS**2]."""
+    return torch.bincount(ab_bin_index(ab).flatten(), minlength=AB_BINS * AB_BINS).float()
+
+
+def rebalance_weights(counts: torch.Tensor, strength: float) -> torch.Tensor:
+    """Per-bin weights that lift rare colours, as the class rebalancing of Zhang et al. (2016):
+    w ~ 1 / (strength * p + (1 - strength) / Q) over the Q bins that occur, scaled so that the
+    expected weight of a training pixel is 1. strength 0 weighs every pixel 1 (plain L1); the paper
+    used 0.5. The L1 optimum moves from the median colour towards the rarer, more saturated ones."""
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"rebalance strength {strength} is not in [0, 1)")
+    p = counts / counts.sum()
+    seen = p > 0
+    weights = torch.where(seen, 1.0 / (strength * p + (1.0 - strength) / seen.sum()), torch.zeros_like(p))
+    return weights / (p * weights).sum()
+
+
+def l1(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute ab error; with BIN_WEIGHTS each pixel's error is weighted by its true colour's bin."""
+    error = (fake_ab.float() - real_ab.float()).abs()
+    if bin_weights is None:
+        return error.mean()
+    return (error * bin_weights[ab_bin_index(real_ab.float())].unsqueeze(1)).mean()
+
+
 def generator_losses(fake_logits: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor,
-                     lambda_l1: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     lambda_l1: float, bin_weights: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, adversarial, L1) where total = adversarial + lambda_l1 * L1."""
     gan = adversarial(fake_logits, True)
-    l1 = F.l1_loss(fake_ab.float(), real_ab.float())
-    return gan + lambda_l1 * l1, gan, l1
+    loss_l1 = l1(fake_ab, real_ab, bin_weights)
+    return gan + lambda_l1 * loss_l1, gan, loss_l1
 
 
 @torch.no_grad()

@@ -133,16 +133,20 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
 GENERATORS = ("unet", "effnet-lite0", "effnet-lite1", "effnet-lite2")
 
 
-def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: int = 3) -> dict:
+def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: int = 3,
+                     encoder_scale: int = 1) -> dict:
     """The model config of a new generator: "unet" (pix2pix) or "effnet-liteN" (pretrained encoder)."""
     if generator == ARCHITECTURE:
+        if encoder_scale != 1:
+            raise ValueError("--encoder-scale applies to the effnet generators only")
         return unet_config(size, ngf, dropout_blocks=dropout_blocks)
     if generator in GENERATORS:
         from colorcli.effnet import effnet_config
 
-        if size % 32:
-            raise ValueError(f"{generator} needs a size that is a multiple of 32")
-        return effnet_config(size, variant=generator.split("-", 1)[1])
+        unit = 32 // encoder_scale
+        if size % unit:
+            raise ValueError(f"{generator} with encoder scale {encoder_scale} needs a size that is a multiple of {unit}")
+        return effnet_config(size, variant=generator.split("-", 1)[1], encoder_scale=encoder_scale)
     raise ValueError(f"unknown generator {generator!r} (choose from {', '.join(GENERATORS)})")
 
 

@@ -47,10 +47,12 @@ class TrainOptions:
     limit: int | None = None
     val_limit: int | None = None
     generator: str = "unet"  # models.GENERATORS
+    encoder_scale: int = 1  # effnet: upsample L by this before the pretrained encoder
     ngf: int = 64
     ndf: int = 64
     dropout_blocks: int = 3
     lambda_l1: float = 100.0
+    rebalance: float = 0.0  # weight each pixel's L1 by its colour's rarity (0: plain L1; losses.rebalance_weights)
     lr: float = 2e-4
     lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
     freeze_encoder_epochs: int = 0
@@ -124,7 +126,8 @@ class Trainer:
         self.size = options.resolved_size()
         self.run_dir = Path(options.out)
         self.split = split
-        self.model_config = models.generator_config(options.generator, self.size, options.ngf, options.dropout_blocks)
+        self.model_config = models.generator_config(options.generator, self.size, options.ngf, options.dropout_blocks,
+                                                    options.encoder_scale)
         torch.manual_seed(options.seed)
         self.data_rng = torch.Generator().manual_seed(options.seed)
         self.degrade_rng = torch.Generator(device=self.device).manual_seed(options.seed + 1)
@@ -147,6 +150,8 @@ class Trainer:
         self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, factor)
         self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp)
         self.train_batches = Batcher(split.train, self.size, self.device, augment=True)
+        self.bin_weights = (losses.rebalance_weights(colour_counts(split.train), options.rebalance).to(self.device)
+                            if options.rebalance else None)
         self.val = split.val
         self.extra_val = split.extra_val
         self.epoch = 0  # completed epochs
@@ -158,7 +163,7 @@ class Trainer:
     def _init_generator(self, source: Path) -> None:
         """Start from another run's generator, e.g. a GAN phase searched from one L1 warm-up."""
         generator, config = checkpoint.load_generator(source)
-        if config.get("model") != self.model_config:
+        if _weight_layout(config.get("model", {})) != _weight_layout(self.model_config):
             raise UsageError(f"--init-from {source}: its generator ({config.get('model', {}).get('architecture')}) "
                              "differs from this run's --generator / --size / --ngf")
         self.G.load_state_dict(generator.state_dict())
@@ -275,7 +280,8 @@ class Trainer:
         self.D.requires_grad_(False)
         with self._autocast():
             logits = self.D(L, fake_ab)
-            loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1)
+            loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1,
+                                                                      self.bin_weights)
         self._step_generator(loss_g)
         self.D.requires_grad_(True)
         return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
@@ -293,7 +299,7 @@ class Trainer:
     def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
             fake_ab = self.G(L)
-            loss_l1 = torch.nn.functional.l1_loss(fake_ab.float(), real_ab.float())
+            loss_l1 = losses.l1(fake_ab, real_ab, self.bin_weights)
             loss_g = self.o.lambda_l1 * loss_l1
         self._step_generator(loss_g)
         zero = torch.zeros((), device=L.device)
@@ -411,10 +417,28 @@ class Trainer:
         return record
 
 
+def colour_counts(bank: np.ndarray | list) -> torch.Tensor:
+    """How many training pixels fall in each ab bin (whole images: the crops see nearly the same)."""
+    counts = torch.zeros(losses.AB_BINS * losses.AB_BINS)
+    chunks = (bank[i : i + 1024] for i in range(0, len(bank), 1024)) if isinstance(bank, np.ndarray) \
+        else (image[None] for image in bank)
+    for chunk in chunks:
+        counts += losses.ab_histogram(rgb8_to_lab_norm(torch.from_numpy(np.ascontiguousarray(chunk)))[1])
+    return counts
+
+
+def _weight_layout(model_config: dict) -> dict:
+    """What decides a generator's parameter shapes: the encoder scale and size unit change none, so a
+    32 px run can start a run whose encoder sees the images upsampled."""
+    return {k: v for k, v in model_config.items() if k not in ("encoder_scale", "size_unit", "native_size")}
+
+
 def _describe(model_config: dict) -> str:
     if model_config["architecture"] == "unet":
         return f"U-Net {model_config['levels']} levels, ngf {model_config['ngf']}"
-    return f"{model_config['architecture']} encoder (ImageNet) + U-Net decoder"
+    scale = int(model_config.get("encoder_scale", 1))
+    upsampled = f", L upsampled x{scale} for the encoder" if scale > 1 else ""
+    return f"{model_config['architecture']} encoder (ImageNet) + U-Net decoder{upsampled}"
 
 
 def collapse_warnings(record: dict) -> list[str]:
@@ -506,7 +530,8 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
     if options.batch_size < 1 or options.epochs < 1:
         raise UsageError("--batch-size and --epochs must be at least 1")
     try:
-        models.generator_config(options.generator, options.resolved_size(), options.ngf)
+        models.generator_config(options.generator, options.resolved_size(), options.ngf,
+                                encoder_scale=options.encoder_scale)
     except ValueError as error:
         raise UsageError(f"--generator {options.generator} --size {options.resolved_size()}: {error}") from None
     if options.dataset == "cifar10" and options.val_dir:

@@ -129,6 +129,29 @@ def test_config_round_trip_and_errors():
         effnet.build_effnet_generator({**config, "architecture": "unet"}, pretrained=False)
 
 
+def test_encoder_scale_two_sees_the_input_upsampled():
+    plain = effnet.build_effnet_generator(effnet.effnet_config(32), pretrained=False).eval()
+    config = effnet.effnet_config(32, encoder_scale=2)
+    assert config["size_unit"] == 16 and config["encoder_scale"] == 2 and config["native_size"] == 32
+    scaled = effnet.build_effnet_generator(config, pretrained=False).eval()
+    scaled.load_state_dict(plain.state_dict(), strict=True)  # the scale changes no weight
+    for h, w in ((16, 16), (32, 48)):
+        x = torch.rand(2, 1, h, w) * 2 - 1
+        upsampled = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            features = scaled.encoder.features(upsampled)
+            ab = scaled(x)
+        assert tuple(features[0].shape[2:]) == (h, w)  # stride 2 of the upsampled input: the input's size
+        assert ab.shape == (2, 2, h, w)
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert not torch.allclose(plain(x), scaled(x), atol=1e-3)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        effnet.effnet_config(24, encoder_scale=2)
+    with pytest.raises(ValueError, match="encoder scale 3"):
+        effnet.effnet_config(32, encoder_scale=3)
+
+
 def test_onnx_export_matches_torch(tmp_path, generator):
     import onnxruntime as ort
 

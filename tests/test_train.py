@@ -187,3 +187,42 @@ def test_init_from_starts_the_generator_from_another_run(tmp_path):
                          device="cpu", init_from=str(first.run_dir))
     with pytest.raises(UsageError, match="init-from"):
         Trainer(other, Split(smooth_colour_images(8, size=36), smooth_colour_images(4, seed=5), {"dataset": "test"}))
+
+
+def test_init_from_carries_effnet_weights_to_an_upsampling_encoder(tmp_path):
+    first = tiny_trainer(tmp_path / "a", generator="effnet-lite0")
+    plan = first.train_batches.plan(first.data_rng)
+    first.train_step(first.train_batches.batch(plan, 0, 8))
+    checkpoint.save_checkpoint(first.run_dir, "last", first.G, first.config(), first.D, first.state())
+    second = tiny_trainer(tmp_path / "b", generator="effnet-lite0", encoder_scale=2, init_from=str(first.run_dir))
+    assert second.model_config["encoder_scale"] == 2 and second.model_config["size_unit"] == 16
+    assert all(torch.equal(a, b) for a, b in zip(first.G.state_dict().values(), second.G.state_dict().values()))
+    out = second.train_step(second.train_batches.batch(second.train_batches.plan(second.data_rng), 0, 8))
+    assert np.isfinite(float(out["loss_l1"]))
+    assert second.predict(smooth_colour_images(2, seed=9)).shape == (2, 32, 32, 3)
+    with pytest.raises(UsageError, match="encoder-scale applies to the effnet"):
+        train(TrainOptions(dataset="cifar10", out=str(tmp_path / "c"), size=32, generator="unet", encoder_scale=2))
+
+
+def test_rebalance_weights_the_l1_by_the_training_colours(tmp_path):
+    from colorcli import losses
+    from colorcli.data import rgb8_to_lab_norm
+    from colorcli.train import colour_counts
+
+    images = smooth_colour_images(8, size=36)
+    counts = colour_counts(images)
+    as_list = colour_counts([image for image in images])
+    assert torch.equal(counts, as_list) and int(counts.sum()) == 8 * 36 * 36
+    plain = tiny_trainer(tmp_path / "a")
+    weighted = tiny_trainer(tmp_path / "b", rebalance=0.5)
+    assert plain.bin_weights is None
+    assert torch.allclose(weighted.bin_weights, losses.rebalance_weights(counts, 0.5))
+    batch = torch.from_numpy(images[:, :32, :32].copy())
+    L, real_ab = rgb8_to_lab_norm(batch)
+    fake_ab = torch.zeros_like(real_ab)
+    expected = losses.l1(fake_ab, real_ab, weighted.bin_weights)
+    assert not torch.isclose(expected, losses.l1(fake_ab, real_ab))
+    weighted.G = lambda L: fake_ab.clone().requires_grad_(True)  # a fixed prediction isolates the loss
+    weighted._step_generator = lambda loss: None
+    out = weighted._l1_step(L, real_ab)
+    assert torch.isclose(out["loss_l1"], expected)

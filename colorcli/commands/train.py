@@ -26,9 +26,15 @@ _PATH = click.Path(path_type=Path, file_okay=False)
 @click.option("--generator", type=click.Choice(["unet", "effnet-lite0", "effnet-lite1", "effnet-lite2"]),
               default="unet", show_default=True,
               help="unet: the pix2pix U-Net; effnet-liteN: an ImageNet EfficientNet-Lite encoder under a U-Net decoder.")
+@click.option("--encoder-scale", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              callback=lambda ctx, param, value: int(value),
+              help="effnet: upsample L by this before the encoder (2 suits 32 px CIFAR: ImageNet features need pixels).")
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True, help="Generator width (channels capped at 8*ngf).")
 @click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True, help="PatchGAN discriminator width.")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True, help="Weight of the L1 loss.")
+@click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Weight each pixel's L1 by how rare its true colour is (0: plain L1; Zhang et al. used 0.5): "
+                   "more saturated colours, at some cost in PSNR.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True, help="Adam learning rate (both nets).")
 @click.option("--lr-encoder", type=click.FloatRange(min=0), default=None,
               help="Learning rate of a pretrained encoder  [default: --lr / 10]")
