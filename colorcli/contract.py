@@ -32,5 +32,7 @@ META_METRICS = "colorcli.metrics"  # JSON: validation metrics and their gray bas
 META_VERSION = "colorcli.version"  # colorcli version that exported the model
 META_CREATED = "colorcli.created"  # ISO 8601 UTC date of export
 META_PRECISION = "colorcli.precision"  # "fp32" or "fp16" (I/O stays float32 either way)
+META_CHROMA_GAIN = "colorcli.chroma_gain"  # optional: factor on the trained a, b, already inside the graph
+META_FLIP_AVERAGE = "colorcli.flip_average"  # optional: "true" if the graph averages L and its mirror image
 
 REQUIRED_META = (META_NATIVE_SIZE, META_SIZE_UNIT, META_INPUT_NORM, META_OUTPUT_NORM)

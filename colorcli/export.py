@@ -31,6 +31,7 @@ DEFAULT_OPSET = 18
 PARITY_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 MAX_PARITY_IMAGES = 4
 MAX_SIDE = 16384  # upper bound of the dynamic height and width
+MAX_CHROMA_GAIN = 4.0
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 
@@ -129,7 +130,30 @@ def _count_ops(model, op_type: str) -> int:
     return sum(node.op_type == op_type for node in nodes)
 
 
-def _metadata(config: dict, native: int, unit: int, precision: str, inference_size: int) -> dict[str, str]:
+def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bool = False):
+    """GENERATOR with two fixed inference choices built into its graph: FLIP_AVERAGE averages its a, b
+    for L and for L mirrored left to right (test-time augmentation, twice the compute); CHROMA_GAIN then
+    multiplies a, b and clips them to the output range (a saturation dial chosen after training)."""
+    import torch
+
+    class InferenceOptions(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.generator = generator
+
+        def forward(self, L: torch.Tensor) -> torch.Tensor:
+            ab = self.generator(L)
+            if flip_average:
+                ab = 0.5 * (ab + torch.flip(self.generator(torch.flip(L, [3])), [3]))
+            if chroma_gain != 1.0:
+                ab = torch.clamp(ab * chroma_gain, -1.0, 1.0)
+            return ab
+
+    return InferenceOptions().eval()
+
+
+def _metadata(config: dict, native: int, unit: int, precision: str, inference_size: int,
+              chroma_gain: float, flip_average: bool) -> dict[str, str]:
     training = dict(config.get("training", {}))
     training.setdefault("data", config.get("data", {}))
     training.setdefault("epochs_completed", config.get("epoch"))
@@ -146,6 +170,8 @@ def _metadata(config: dict, native: int, unit: int, precision: str, inference_si
         contract.META_VERSION: __version__,
         contract.META_CREATED: datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         contract.META_PRECISION: precision,
+        contract.META_CHROMA_GAIN: f"{chroma_gain:g}",
+        contract.META_FLIP_AVERAGE: "true" if flip_average else "false",
     }
 
 
@@ -222,6 +248,8 @@ def export_model(
     images: Sequence[Path] = (),
     log: Callable[[str], None] | None = None,
     inference_size: int | None = None,
+    chroma_gain: float = 1.0,
+    flip_average: bool = False,
 ) -> ExportResult:
     """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified."""
     try:
@@ -246,13 +274,20 @@ def export_model(
     if opset < DEFAULT_OPSET:
         raise UsageError(f"opset {opset} is too old; the exporter needs {DEFAULT_OPSET} or newer")
     precision = "fp16" if fp16 else "fp32"
+    if not 0.0 < chroma_gain <= MAX_CHROMA_GAIN:
+        raise UsageError(f"--chroma-gain {chroma_gain:g}: must be above 0 and at most {MAX_CHROMA_GAIN:g}")
 
     generator, config = load_generator(source)
     _check_normalisation(config)
     native, unit = _model_geometry(config)
     exportable = copy.deepcopy(generator).eval()
     folded = fold_batchnorm(exportable)
-    say(f"folded {folded} BatchNorm layers; exporting opset {opset}, size unit {unit}, native {native}")
+    if chroma_gain != 1.0 or flip_average:
+        generator = with_inference_options(generator, chroma_gain, flip_average)
+        exportable = with_inference_options(exportable, chroma_gain, flip_average)
+    say(f"folded {folded} BatchNorm layers; exporting opset {opset}, size unit {unit}, native {native}"
+        + (", averaged with its mirror image" if flip_average else "")
+        + (f", chroma gain {chroma_gain:g}" if chroma_gain != 1.0 else ""))
 
     proto = _torch_to_onnx(exportable, unit, opset)
     left = _count_ops(proto, "BatchNormalization")
@@ -261,7 +296,7 @@ def export_model(
     inference_size = inference_size or native
     if inference_size < unit or inference_size % unit:
         raise UsageError(f"--inference-size {inference_size}: must be a multiple of the size unit {unit}")
-    proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size), fp16)
+    proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size, chroma_gain, flip_average), fp16)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:

@@ -30,6 +30,8 @@ def build_card(
         "native_size": int(metadata[contract.META_NATIVE_SIZE]),
         "inference_size": int(metadata[contract.META_INFERENCE_SIZE]),
         "size_unit": int(metadata[contract.META_SIZE_UNIT]),
+        "chroma_gain": float(metadata.get(contract.META_CHROMA_GAIN, 1)),
+        "flip_average": metadata.get(contract.META_FLIP_AVERAGE) == "true",
         "contract": {
             "input": {"name": contract.INPUT_NAME, "type": "float32", "shape": ["N", 1, "H", "W"],
                       "normalisation": contract.INPUT_NORM},
@@ -77,6 +79,11 @@ def render_markdown(card: dict) -> str:
         "",
         f"- input `{contract.INPUT_NAME}`: float32 [N, 1, H, W] = {contract.INPUT_NORM} (L of CIE Lab, 0..100)",
         f"- output `{contract.OUTPUT_NAME}`: float32 [N, 2, H, W] in [-1, 1]; a, b = output x {contract.AB_SCALE:g}",
+        *(["- flip average: the output is the mean of the generator's a, b for L and for L mirrored left "
+            "to right (mirrored back), inside the graph"] if card.get("flip_average") else []),
+        *([f"- chroma gain {card['chroma_gain']:g}: the trained generator's output times {card['chroma_gain']:g}, "
+           "clipped to [-1, 1], inside the graph (more saturated than the training loss alone gives)"]
+          if card.get("chroma_gain", 1) != 1 else []),
         "",
         "## Model",
         "",

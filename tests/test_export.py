@@ -36,6 +36,12 @@ def make_run(run_dir: Path, size: int, levels: int, normalisation=None) -> Path:
         elif isinstance(module, torch.nn.BatchNorm2d):
             torch.nn.init.normal_(module.weight, 1.0, 0.3)
             torch.nn.init.normal_(module.bias, 0.0, 0.3)
+    return save_run(run_dir, generator, model_config, size, normalisation)
+
+
+def save_run(run_dir: Path, generator, model_config: dict, size: int, normalisation=None) -> Path:
+    """Save GENERATOR as a run's checkpoint after a few train-mode passes, so its BatchNorms hold
+    running statistics that are not the identity."""
     generator.train()
     with torch.no_grad():
         for _ in range(3):
@@ -107,6 +113,48 @@ def test_export_three_levels(tmp_path):
     assert result.folded_batchnorms == 3  # encoder level 1, decoder blocks 0 and 1
     assert result.parity["max_abs_diff"] <= 1e-4
     check_exported(out, run_dir, levels=3)
+
+
+def test_effnet_with_upsampling_encoder_exports_at_its_size_unit(tmp_path):
+    from colorcli.effnet import effnet_config
+
+    model_config = effnet_config(32, encoder_scale=2)
+    torch.manual_seed(2)  # default initialisation: an effnet with make_run's wide weights overflows float32 precision
+    run_dir = save_run(tmp_path / "run", build_generator(model_config), model_config, 32)
+    out = tmp_path / "out" / "effnet-x2.onnx"
+    result = export.export_model(run_dir, out)
+    assert result.parity["max_abs_diff"] <= 1e-4
+    onnx_matches_torch(out, run_dir, [(1, 1, 16, 16), (2, 1, 32, 48), (1, 1, 64, 32)], 1e-4)
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta[contract.META_SIZE_UNIT] == "16" and meta[contract.META_NATIVE_SIZE] == "32"
+
+
+def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_path, run5):
+    generator, _ = load_generator(run5)
+    batch = np.random.default_rng(3).uniform(-1, 1, (2, 1, 64, 96)).astype(np.float32)
+    with torch.no_grad():
+        plain = generator(torch.from_numpy(batch)).numpy()
+        mirrored = generator(torch.from_numpy(batch[:, :, :, ::-1].copy())).numpy()[:, :, :, ::-1]
+    assert (np.abs(plain) > 1 / 1.5).any()  # some outputs really are clipped
+    assert np.abs(plain - mirrored).max() > 0.05  # the mirror image gives other colours
+    cases = {"gain": (["--chroma-gain", "1.5"], np.clip(plain * 1.5, -1, 1), "1.5", "false"),
+             "flip": (["--flip-average"], (plain + mirrored) / 2, "1", "true"),
+             "both": (["--flip-average", "--chroma-gain", "1.5"], np.clip((plain + mirrored) * 0.75, -1, 1), "1.5", "true")}
+    for name, (options, expected, gain, flip) in cases.items():
+        out = tmp_path / f"{name}.onnx"
+        result = CliRunner().invoke(cli, ["export", str(run5), "--out", str(out), *options])
+        assert result.exit_code == 0, result.output
+        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {contract.INPUT_NAME: batch})
+        assert np.abs(got - expected).max() <= 1e-4, name
+        meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+        assert (meta[contract.META_CHROMA_GAIN], meta[contract.META_FLIP_AVERAGE]) == (gain, flip)
+        card = json.loads(out.with_suffix(".json").read_text())
+        assert (card["chroma_gain"], card["flip_average"]) == (float(gain), flip == "true")
+        text = out.with_suffix(".md").read_text()
+        assert ("chroma gain 1.5" in text) == (gain == "1.5") and ("flip average" in text) == (flip == "true")
+    bad = CliRunner().invoke(cli, ["export", str(run5), "--out", str(tmp_path / "x.onnx"), "--chroma-gain", "0"])
+    assert bad.exit_code != 0 and not (tmp_path / "x.onnx").exists()
 
 
 def test_cli_export_five_levels(exported5, run5):

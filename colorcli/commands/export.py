@@ -16,9 +16,15 @@ import click
 @click.option("--inference-size", type=click.IntRange(min=1), default=None,
               help="The input size colorize uses by default (a multiple of the size unit); default: the "
                    "training size. Set it to the size you measured best.")
+@click.option("--chroma-gain", type=click.FloatRange(0, 4, min_open=True), default=1.0, show_default=True,
+              help="Multiply the predicted a, b by this inside the model (above 1: more saturated colours, "
+                   "at some cost in PSNR); recorded in its metadata and card.")
+@click.option("--flip-average", is_flag=True,
+              help="Average the model's colours for each picture and its mirror image (inside the model; "
+                   "twice the compute, usually a little more accurate).")
 @click.option("--images", "images_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False),
               help="Photos for the parity check (the first 4 by name); default: generated pictures.")
-def export(source, out, opset, fp16, inference_size, images_dir):
+def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, images_dir):
     """Export a trained generator to ONNX, verified before it is written.
 
     RUN_DIR is a training run folder (its best checkpoint, else its last);
@@ -37,7 +43,7 @@ def export(source, out, opset, fp16, inference_size, images_dir):
 
     images = parity_images(images_dir) if images_dir else ()
     result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo,
-                          inference_size=inference_size)
+                          inference_size=inference_size, chroma_gain=chroma_gain, flip_average=flip_average)
     parity = result.parity
     click.echo(
         f"wrote {result.path} ({result.size} bytes, {result.precision}, sha256 {result.sha256[:12]}…); "
