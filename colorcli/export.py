@@ -142,9 +142,11 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
             self.generator = generator
 
         def forward(self, L: torch.Tensor) -> torch.Tensor:
-            ab = self.generator(L)
-            if flip_average:
-                ab = 0.5 * (ab + torch.flip(self.generator(torch.flip(L, [3])), [3]))
+            if flip_average:  # one pass on [L, mirrored L]: the exporter folds BatchNorm only into unshared convs
+                both = self.generator(torch.cat([L, torch.flip(L, [3])], dim=0))
+                ab = 0.5 * (both[: L.shape[0]] + torch.flip(both[L.shape[0]:], [3]))
+            else:
+                ab = self.generator(L)
             if chroma_gain != 1.0:
                 ab = torch.clamp(ab * chroma_gain, -1.0, 1.0)
             return ab
