@@ -127,6 +127,10 @@ def test_effnet_with_upsampling_encoder_exports_at_its_size_unit(tmp_path):
     onnx_matches_torch(out, run_dir, [(1, 1, 16, 16), (2, 1, 32, 48), (1, 1, 64, 32)], 1e-4)
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta[contract.META_SIZE_UNIT] == "16" and meta[contract.META_NATIVE_SIZE] == "32"
+    # averaged with its mirror image: still one pass through the generator, BatchNorm folded
+    flipped = export.export_model(run_dir, tmp_path / "out" / "effnet-x2-flip.onnx", flip_average=True)
+    assert flipped.parity["max_abs_diff"] <= 1e-4
+    assert "BatchNormalization" not in graph_ops(onnx.load(str(flipped.path)))
 
 
 def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_path, run5):
