@@ -36,3 +36,9 @@ META_CHROMA_GAIN = "colorcli.chroma_gain"  # optional: factor on the trained a, 
 META_FLIP_AVERAGE = "colorcli.flip_average"  # optional: "true" if the graph averages L and its mirror image
 
 REQUIRED_META = (META_NATIVE_SIZE, META_SIZE_UNIT, META_INPUT_NORM, META_OUTPUT_NORM)
+
+
+def inference_options(metadata: dict[str, str]) -> dict:
+    """The fixed inference choices an exported graph holds (absent keys: none): chroma gain, flip average."""
+    return {"chroma_gain": float(metadata.get(META_CHROMA_GAIN, 1)),
+            "flip_average": metadata.get(META_FLIP_AVERAGE) == "true"}

@@ -30,8 +30,7 @@ def build_card(
         "native_size": int(metadata[contract.META_NATIVE_SIZE]),
         "inference_size": int(metadata[contract.META_INFERENCE_SIZE]),
         "size_unit": int(metadata[contract.META_SIZE_UNIT]),
-        "chroma_gain": float(metadata.get(contract.META_CHROMA_GAIN, 1)),
-        "flip_average": metadata.get(contract.META_FLIP_AVERAGE) == "true",
+        **contract.inference_options(metadata),
         "contract": {
             "input": {"name": contract.INPUT_NAME, "type": "float32", "shape": ["N", 1, "H", "W"],
                       "normalisation": contract.INPUT_NORM},

@@ -143,9 +143,6 @@ def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: i
     if generator in GENERATORS:
         from colorcli.effnet import effnet_config
 
-        unit = 32 // encoder_scale
-        if size % unit:
-            raise ValueError(f"{generator} with encoder scale {encoder_scale} needs a size that is a multiple of {unit}")
         return effnet_config(size, variant=generator.split("-", 1)[1], encoder_scale=encoder_scale)
     raise ValueError(f"unknown generator {generator!r} (choose from {', '.join(GENERATORS)})")
 

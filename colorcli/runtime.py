@@ -41,8 +41,7 @@ class ModelInfo:
     def describe(self) -> dict:
         info = {"path": str(self.path), "native_size": self.native_size, "size_unit": self.size_unit,
                 "inference_size": self.inference_size, "architecture": self.architecture,
-                "chroma_gain": float(self.metadata.get(contract.META_CHROMA_GAIN, 1)),
-                "flip_average": self.metadata.get(contract.META_FLIP_AVERAGE) == "true"}
+                **contract.inference_options(self.metadata)}
         for key in (contract.META_TRAINING, contract.META_METRICS):
             if key in self.metadata:
                 try:
