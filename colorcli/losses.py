@@ -1,5 +1,6 @@
-"""pix2pix losses: BCE adversarial on PatchGAN logits plus lambda * L1 on ab, optionally with the L1
-of each pixel weighted by how rare its true colour is (class rebalancing)."""
+"""pix2pix losses: BCE adversarial on PatchGAN logits plus lambda * L1 on ab (or the mean squared
+error, which PSNR measures), optionally with each pixel's error weighted by how rare its true colour is
+(class rebalancing)."""
 
 from __future__ import annotations
 
@@ -45,21 +46,29 @@ def rebalance_weights(counts: torch.Tensor, strength: float) -> torch.Tensor:
     return weights / (p * weights).sum()
 
 
-def l1(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean absolute ab error; with BIN_WEIGHTS each pixel's error is weighted by its true colour's bin."""
-    error = (fake_ab.float() - real_ab.float()).abs()
+PIXEL_LOSSES = ("l1", "mse")
+
+
+def pixel(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tensor | None = None,
+          kind: str = "l1") -> torch.Tensor:
+    """Mean absolute ("l1") or squared ("mse") ab error; with BIN_WEIGHTS each pixel's error is
+    weighted by its true colour's bin. L1's optimum is the median colour, MSE's the mean."""
+    if kind not in PIXEL_LOSSES:
+        raise ValueError(f"pixel loss {kind!r} is not one of {', '.join(PIXEL_LOSSES)}")
+    difference = fake_ab.float() - real_ab.float()
+    error = difference.abs() if kind == "l1" else difference.square()
     if bin_weights is None:
         return error.mean()
     return (error * bin_weights[ab_bin_index(real_ab.float())].unsqueeze(1)).mean()
 
 
 def generator_losses(fake_logits: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor,
-                     lambda_l1: float, bin_weights: torch.Tensor | None = None
+                     lambda_l1: float, bin_weights: torch.Tensor | None = None, pixel_loss: str = "l1"
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(total, adversarial, L1) where total = adversarial + lambda_l1 * L1."""
+    """(total, adversarial, pixel) where total = adversarial + lambda_l1 * pixel (L1 or MSE)."""
     gan = adversarial(fake_logits, True)
-    loss_l1 = l1(fake_ab, real_ab, bin_weights)
-    return gan + lambda_l1 * loss_l1, gan, loss_l1
+    loss_pixel = pixel(fake_ab, real_ab, bin_weights, pixel_loss)
+    return gan + lambda_l1 * loss_pixel, gan, loss_pixel
 
 
 @torch.no_grad()

@@ -51,7 +51,8 @@ class TrainOptions:
     ngf: int = 64
     ndf: int = 64
     dropout_blocks: int = 3
-    lambda_l1: float = 100.0
+    lambda_l1: float = 100.0  # weight of the pixel loss (L1 by default; records keep it as loss_l1)
+    pixel_loss: str = "l1"  # losses.PIXEL_LOSSES: "l1" (pix2pix) or "mse" (the error PSNR measures)
     rebalance: float = 0.0  # weight each pixel's L1 by its colour's rarity (0: plain L1; losses.rebalance_weights)
     lr: float = 2e-4
     lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
@@ -59,6 +60,7 @@ class TrainOptions:
     pretrain_epochs: int = 0  # L1-only warm-up epochs before the conditional GAN
     degrade: bool = False  # degrade the L input like old scans (never the target)
     init_from: str | None = None  # start the generator from another run's checkpoint (same architecture)
+    ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     beta1: float = 0.5
     clip_norm: float = 1.0
     decay_start: int = 20
@@ -142,6 +144,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
         self.G.to(memory_format=self.memory_format)
         self.D.to(memory_format=self.memory_format)
+        self.G_ema = _moving_average(self.G, options.ema) if options.ema else None
         betas = (options.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self._generator_groups(), lr=options.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=options.lr, betas=betas)
@@ -197,6 +200,11 @@ class Trainer:
             "best": dict(self.best),
         }
 
+    @property
+    def generator(self) -> torch.nn.Module:
+        """The generator that is validated, saved and exported: the moving average under --ema."""
+        return self.G_ema.module if self.G_ema is not None else self.G
+
     def state(self) -> dict:
         state = {
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
@@ -208,15 +216,23 @@ class Trainer:
         }
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.G_ema is not None:  # the checkpoint's generator is the average; training goes on from these
+            state["generator_training"] = {k: v.detach().cpu().clone() for k, v in self.G.state_dict().items()}
+            state["ema_updates"] = self.G_ema.n_averaged.detach().cpu().clone()
         return state
 
     def restore(self, ckpt: checkpoint.Checkpoint) -> None:
         if ckpt.config.get("model") != self.model_config:
             raise CheckpointError(f"{ckpt.json_path}: its model config differs from this run's options")
         try:
-            self.G.load_state_dict(ckpt.weights("generator"))
-            self.D.load_state_dict(ckpt.weights("discriminator"))
             state = ckpt.state()
+            if self.G_ema is not None:
+                self.G_ema.module.load_state_dict(ckpt.weights("generator"))
+                self.G_ema.n_averaged.copy_(state["ema_updates"])
+                self.G.load_state_dict(state["generator_training"])
+            else:
+                self.G.load_state_dict(ckpt.weights("generator"))
+            self.D.load_state_dict(ckpt.weights("discriminator"))
             self.opt_G.load_state_dict(state["opt_G"])
             self.opt_D.load_state_dict(state["opt_D"])
             self.sched_G.load_state_dict(state["sched_G"])
@@ -281,7 +297,7 @@ class Trainer:
         with self._autocast():
             logits = self.D(L, fake_ab)
             loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1,
-                                                                      self.bin_weights)
+                                                                      self.bin_weights, self.o.pixel_loss)
         self._step_generator(loss_g)
         self.D.requires_grad_(True)
         return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
@@ -295,11 +311,13 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.G.parameters(), self.o.clip_norm)
         self.scaler.step(self.opt_G)
         self.scaler.update()
+        if self.G_ema is not None:
+            self.G_ema.update_parameters(self.G)
 
     def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
             fake_ab = self.G(L)
-            loss_l1 = losses.l1(fake_ab, real_ab, self.bin_weights)
+            loss_l1 = losses.pixel(fake_ab, real_ab, self.bin_weights, self.o.pixel_loss)
             loss_g = self.o.lambda_l1 * loss_l1
         self._step_generator(loss_g)
         zero = torch.zeros((), device=L.device)
@@ -340,14 +358,14 @@ class Trainer:
     @torch.no_grad()
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 RGB [N,H,W,3] -> the generator's colorization of their lightness, uint8 RGB."""
-        self.G.eval()
+        generator = self.generator.eval()
         batch_size = max(16, 2**18 // (rgb.shape[1] * rgb.shape[2]))  # 256 at 32 px, 16 at 256 px
         out = np.empty_like(rgb)
         for i in range(0, len(rgb), batch_size):
             chunk = torch.from_numpy(rgb[i : i + batch_size]).to(self.device)
             L, _ = self._inputs(chunk)
             with self._autocast():
-                ab = self.G(L).float()
+                ab = generator(L).float()
             ab = (ab * contract.AB_SCALE).permute(0, 2, 3, 1).cpu().numpy()
             out[i : i + len(chunk)] = _merge(rgb[i : i + batch_size], ab)
         return out
@@ -402,9 +420,9 @@ class Trainer:
             _append_record(self.run_dir / METRICS_FILE, record)
             config = self.config(record)
             state = self.state()
-            checkpoint.save_checkpoint(self.run_dir, "last", self.G, config, self.D, state)
+            checkpoint.save_checkpoint(self.run_dir, "last", self.generator, config, self.D, state)
             if improved:
-                checkpoint.save_checkpoint(self.run_dir, "best", self.G, config, self.D, state)
+                checkpoint.save_checkpoint(self.run_dir, "best", self.generator, config, self.D, state)
             if self.epoch % max(1, o.sample_every) == 0 or self.epoch == o.epochs or self.epoch == 1:
                 k = min(SAMPLE_COUNT, len(self.val))
                 plots.sample_grid(self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png",
@@ -415,6 +433,14 @@ class Trainer:
             for text in collapse_warnings(record):
                 self.report("note", {"text": text})
         return record
+
+
+def _moving_average(generator: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of the generator's weights and BatchNorm statistics, updated
+    after every generator step; its first update copies the generator."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def colour_counts(bank: np.ndarray | list) -> torch.Tensor:

@@ -53,9 +53,26 @@ def test_weighted_l1_weights_each_pixel_by_its_true_colour():
     fake = real.clone()
     fake[0, 0, 0, 0] += 0.2
     fake[0, 1, 0, 1] -= 0.4
-    assert float(losses.l1(fake, real)) == pytest.approx(float(F.l1_loss(fake, real)))
+    assert float(losses.pixel(fake, real)) == pytest.approx(float(F.l1_loss(fake, real)))
     weights = torch.ones(losses.AB_BINS**2)
     weights[losses.ab_bin_index(real)[0, 0, 1]] = 3.0
-    assert float(losses.l1(fake, real, weights)) == pytest.approx((0.2 + 3.0 * 0.4) / 4)
+    assert float(losses.pixel(fake, real, weights)) == pytest.approx((0.2 + 3.0 * 0.4) / 4)
     total, gan, l1 = losses.generator_losses(torch.zeros(1, 1, 2, 2), fake, real, 100.0, weights)
     assert float(total) == pytest.approx(float(gan) + 100.0 * float(l1)) and float(gan) == pytest.approx(math.log(2))
+
+
+def test_mse_pixel_loss_squares_the_weighted_error():
+    real = torch.zeros(1, 2, 1, 2)
+    real[0, :, 0, 1] = 0.5
+    fake = real.clone()
+    fake[0, 0, 0, 0] += 0.2
+    fake[0, 1, 0, 1] -= 0.4
+    assert float(losses.pixel(fake, real, kind="mse")) == pytest.approx(float(F.mse_loss(fake, real)))
+    weights = torch.ones(losses.AB_BINS**2)
+    weights[losses.ab_bin_index(real)[0, 0, 1]] = 3.0
+    assert float(losses.pixel(fake, real, weights, "mse")) == pytest.approx((0.2**2 + 3.0 * 0.4**2) / 4)
+    total, gan, mse = losses.generator_losses(torch.zeros(1, 1, 2, 2), fake, real, 10.0, pixel_loss="mse")
+    assert float(mse) == pytest.approx(float(F.mse_loss(fake, real)))
+    assert float(total) == pytest.approx(float(gan) + 10.0 * float(mse))
+    with pytest.raises(ValueError, match="pixel loss 'l2'"):
+        losses.pixel(fake, real, kind="l2")

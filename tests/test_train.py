@@ -99,6 +99,24 @@ def test_checkpoint_round_trip_and_corruption(tmp_path):
         checkpoint.load_generator(tmp_path)
 
 
+def test_ema_validates_the_moving_average_of_the_weights(tmp_path):
+    trainer = tiny_trainer(tmp_path, ema=0.75, lr=1e-2)
+    plan = trainer.train_batches.plan(trainer.data_rng)
+    seen = []
+    for _ in range(3):
+        trainer.train_step(trainer.train_batches.batch(plan, 0, 8))
+        seen.append({k: v.detach().clone() for k, v in trainer.G.state_dict().items() if v.is_floating_point()})
+    # the first update copies; each later one keeps 0.75 of the average
+    expected = {k: 0.75 * (0.75 * seen[0][k] + 0.25 * seen[1][k]) + 0.25 * seen[2][k] for k in seen[0]}
+    averaged = trainer.generator.state_dict()
+    assert all(torch.allclose(averaged[k], expected[k], atol=1e-6) for k in expected)
+    assert any(not torch.allclose(averaged[k], seen[2][k]) for k in expected)
+    images = smooth_colour_images(2, seed=9)
+    with_average = trainer.predict(images)
+    trainer.G_ema = None
+    assert not np.array_equal(with_average, trainer.predict(images))
+
+
 def test_new_save_replaces_old_files(tmp_path):
     trainer = tiny_trainer(tmp_path)
     run = tmp_path / "run"
@@ -121,10 +139,11 @@ def _cifar_md5(monkeypatch, tmp_path):
     monkeypatch.setattr("colorcli.data.CIFAR_TEST", test_md5)
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch, ema):
     _cifar_md5(monkeypatch, tmp_path)
-    train(_options(tmp_path, tmp_path / "whole", epochs=2))
-    train(_options(tmp_path, tmp_path / "split", epochs=1))
+    train(_options(tmp_path, tmp_path / "whole", epochs=2, ema=ema))
+    train(_options(tmp_path, tmp_path / "split", epochs=1, ema=ema))
     with pytest.raises(UsageError, match="already holds a run"):
         train(_options(tmp_path, tmp_path / "split", epochs=2))
     with pytest.raises(UsageError, match="--ngf differ"):
@@ -137,6 +156,10 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     sa, sb = whole.state(), split.state()
     assert torch.equal(sa["rng_data"], sb["rng_data"]) and sa["sched_G"] == sb["sched_G"]
+    if ema:
+        trained, averaged = sb["generator_training"], split.weights("generator")
+        assert all(torch.equal(sa["generator_training"][k], trained[k]) for k in trained)
+        assert any(not torch.equal(trained[k], averaged[k]) for k in trained)
     records = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
 
@@ -220,9 +243,22 @@ def test_rebalance_weights_the_l1_by_the_training_colours(tmp_path):
     batch = torch.from_numpy(images[:, :32, :32].copy())
     L, real_ab = rgb8_to_lab_norm(batch)
     fake_ab = torch.zeros_like(real_ab)
-    expected = losses.l1(fake_ab, real_ab, weighted.bin_weights)
-    assert not torch.isclose(expected, losses.l1(fake_ab, real_ab))
+    expected = losses.pixel(fake_ab, real_ab, weighted.bin_weights)
+    assert not torch.isclose(expected, losses.pixel(fake_ab, real_ab))
     weighted.G = lambda L: fake_ab.clone().requires_grad_(True)  # a fixed prediction isolates the loss
     weighted._step_generator = lambda loss: None
     out = weighted._l1_step(L, real_ab)
     assert torch.isclose(out["loss_l1"], expected)
+
+
+def test_pixel_loss_mse_trains_on_the_squared_error(tmp_path):
+    from colorcli.data import rgb8_to_lab_norm
+
+    trainer = tiny_trainer(tmp_path, pixel_loss="mse")
+    L, real_ab = rgb8_to_lab_norm(torch.from_numpy(smooth_colour_images(8, size=32)))
+    fake_ab = torch.zeros_like(real_ab)
+    trainer.G = lambda L: fake_ab.clone().requires_grad_(True)  # a fixed prediction isolates the loss
+    trainer._step_generator = lambda loss: None
+    out = trainer._l1_step(L, real_ab)
+    assert torch.isclose(out["loss_l1"], torch.nn.functional.mse_loss(fake_ab, real_ab))
+    assert torch.isclose(out["loss_g"], 100.0 * out["loss_l1"])

@@ -31,7 +31,10 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="effnet: upsample L by this before the encoder (2 suits 32 px CIFAR: ImageNet features need pixels).")
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True, help="Generator width (channels capped at 8*ngf).")
 @click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True, help="PatchGAN discriminator width.")
-@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True, help="Weight of the L1 loss.")
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True,
+              help="Weight of the pixel loss (L1 unless --pixel-loss mse).")
+@click.option("--pixel-loss", type=click.Choice(["l1", "mse"]), default="l1", show_default=True,
+              help="l1: pix2pix's (the median colour); mse: the error PSNR measures (the mean colour, greyer).")
 @click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Weight each pixel's L1 by how rare its true colour is (0: plain L1; Zhang et al. used 0.5): "
                    "more saturated colours, at some cost in PSNR.")
@@ -44,6 +47,9 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="L1-only warm-up epochs before the conditional GAN starts.")
 @click.option("--init-from", type=click.Path(path_type=Path, exists=True), metavar="RUN_DIR|CHECKPOINT",
               help="Start the generator from another run's checkpoint (same generator and size).")
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, metavar="DECAY",
+              help="Validate, save and export an exponential moving average of the generator's weights "
+                   "(e.g. 0.999, about the last 1,000 steps; 0: the weights as trained).")
 @click.option("--degrade", is_flag=True,
               help="Augment the L input like old scans: grain, blur, fading, JPEG, dust, scratches (never the target).")
 @click.option("--beta1", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Adam beta1.")
