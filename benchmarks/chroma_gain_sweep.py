@@ -4,8 +4,9 @@ applied as `colorcli export --chroma-gain` applies it (a, b times the gain, clip
 
     python benchmarks/chroma_gain_sweep.py MODEL.onnx [--count 2000] [--gains 1 1.1 1.2 1.3 1.4]
 
-The images come from data_batch_5 (md5-checked); they were seen in training, so the absolute
-figures flatter, but the trade between colour and fidelity as the gain grows is what is read here.
+The images come from data_batch_5 (md5-checked). A model trained with `--cifar-holdout N` (N at
+least --count) never saw them; otherwise they were seen in training, so the absolute figures flatter,
+but the trade between colour and fidelity as the gain grows is what is read here.
 """
 
 from __future__ import annotations

@@ -251,10 +251,20 @@ def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: 
 
 
 def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: int | None = None,
-                     val_limit: int | None = None, verify: bool = True) -> Split:
+                     val_limit: int | None = None, verify: bool = True, holdout: int = 0) -> Split:
+    """Training images and validation images. The official test batch validates, unless HOLDOUT > 0:
+    then the last HOLDOUT training images (the end of data_batch_5) validate and are never trained on,
+    and the test batch stays unseen until a model is scored on it."""
     if download:
         download_cifar10(Path(data_dir))
     train, test = load_cifar10(Path(data_dir), verify=verify)
+    val_name = "official test_batch"
+    if holdout:
+        if not 0 < holdout < len(train):
+            raise DataError(f"a hold-out of {holdout} images needs between 1 and {len(train) - 1} "
+                            f"(there are {len(train)} training images)")
+        train, test = train[:-holdout], train[-holdout:]
+        val_name = f"the last {holdout} training images (end of data_batch_5), held out of training"
     train = train[:limit] if limit is not None else train
     test = test[:val_limit] if val_limit is not None else test
     load = load_size_for(size)
@@ -263,7 +273,7 @@ def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: i
     if size != 32:
         test = np.stack([cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC) for img in test])
     description = {"dataset": "cifar10", "data_dir": str(cifar_folder(Path(data_dir))),
-                   "val": "official test_batch", "train_images": len(train), "val_images": len(test),
+                   "val": val_name, "train_images": len(train), "val_images": len(test),
                    "load_size": load}
     return Split(np.ascontiguousarray(train), np.ascontiguousarray(test), description)
 

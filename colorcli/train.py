@@ -43,6 +43,7 @@ class TrainOptions:
     download: bool = False
     val_dir: list[str] = dataclasses.field(default_factory=list)  # first one picks the best checkpoint
     val_fraction: float = 0.05
+    cifar_holdout: int = 0  # cifar10: validate on the last N training images instead of the test batch
     size: int | None = None  # None: 32 for cifar10, 256 for folders
     limit: int | None = None
     val_limit: int | None = None
@@ -109,7 +110,8 @@ def load_split(o: TrainOptions) -> Split:
     if o.dataset == "cifar10":
         if not o.data_dir:
             raise UsageError("--dataset cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py)")
-        return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit)
+        return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit,
+                                holdout=o.cifar_holdout)
     return load_folder(Path(o.dataset), size, val_dirs=[Path(d) for d in o.val_dir],
                        val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers)
 
@@ -561,7 +563,10 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
     except ValueError as error:
         raise UsageError(f"--generator {options.generator} --size {options.resolved_size()}: {error}") from None
     if options.dataset == "cifar10" and options.val_dir:
-        raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch")
+        raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch "
+                         "(or, with --cifar-holdout N, on its last N training images)")
+    if options.cifar_holdout and options.dataset != "cifar10":
+        raise UsageError("--cifar-holdout is for --dataset cifar10; photo folders hold out --val-dir or --val-fraction")
     split = load_split(options)
     trainer = Trainer(options, split, report)
     if ckpt is not None:

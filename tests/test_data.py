@@ -51,6 +51,23 @@ def test_cifar_reader_checks_md5_and_layout(tmp_path):
         data.load_cifar10(tmp_path, wrong, test_md5)
 
 
+def test_cifar_holdout_validates_on_the_end_of_the_training_batches(tmp_path, monkeypatch):
+    train_md5, test_md5, test_images = write_cifar(tmp_path)
+    monkeypatch.setattr(data, "CIFAR_TRAIN", train_md5)
+    monkeypatch.setattr(data, "CIFAR_TEST", test_md5)
+    train, _ = data.load_cifar10(tmp_path, train_md5, test_md5)
+    plain = data.load_cifar_split(tmp_path, 32)
+    np.testing.assert_array_equal(plain.val, test_images)
+    held = data.load_cifar_split(tmp_path, 32, holdout=6)
+    np.testing.assert_array_equal(held.val, train[-6:])
+    assert "held out" in held.description["val"] and held.description["train_images"] == 14
+    load = data.load_size_for(32)  # the training bank is stored at the crop augmentation's load size
+    np.testing.assert_array_equal(held.train, [cv2.resize(image, (load, load), interpolation=cv2.INTER_CUBIC)
+                                               for image in train[:14]])
+    with pytest.raises(DataError, match="hold-out of 20 images"):
+        data.load_cifar_split(tmp_path, 32, holdout=20)
+
+
 def test_cifar_official_md5s_reject_other_files(tmp_path):
     write_cifar(tmp_path)
     with pytest.raises(DataError, match="md5 mismatch"):

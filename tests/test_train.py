@@ -262,3 +262,15 @@ def test_pixel_loss_mse_trains_on_the_squared_error(tmp_path):
     out = trainer._l1_step(L, real_ab)
     assert torch.isclose(out["loss_l1"], torch.nn.functional.mse_loss(fake_ab, real_ab))
     assert torch.isclose(out["loss_g"], 100.0 * out["loss_l1"])
+
+
+def test_cifar_holdout_validates_on_training_images(tmp_path, monkeypatch):
+    _cifar_md5(monkeypatch, tmp_path)
+    train(_options(tmp_path, tmp_path / "run", epochs=1, cifar_holdout=4))
+    data = checkpoint.load_checkpoint(tmp_path / "run", tag="last").config["data"]
+    assert (data["train_images"], data["val_images"]) == (16, 4) and "held out" in data["val"]
+
+
+def test_cifar_holdout_is_for_cifar10_only(tmp_path):
+    with pytest.raises(UsageError, match="--cifar-holdout is for --dataset cifar10"):
+        train(TrainOptions(dataset=str(tmp_path), out=str(tmp_path / "run"), cifar_holdout=100))

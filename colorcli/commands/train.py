@@ -19,6 +19,9 @@ _PATH = click.Path(path_type=Path, file_okay=False)
 @click.option("--val-dir", type=_PATH, multiple=True,
               help="Validation photos; repeat for more sets (the first picks the best checkpoint; any inside "
                    "--dataset is held out of training). Default: a fixed 5% of --dataset, chosen by path hash.")
+@click.option("--cifar-holdout", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="cifar10: validate (and pick the best epoch) on the last N training images, never trained on, "
+                   "instead of the test batch, which then stays unseen (0: the test batch validates).")
 @click.option("--out", required=True, type=_PATH, metavar="RUN_DIR", help="Run directory: checkpoints, metrics, pictures.")
 @click.option("--size", type=click.IntRange(min=4), help="Training resolution in px  [default: 32 for cifar10, 256 for folders]")
 @click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
