@@ -34,11 +34,14 @@ META_CREATED = "colorcli.created"  # ISO 8601 UTC date of export
 META_PRECISION = "colorcli.precision"  # "fp32" or "fp16" (I/O stays float32 either way)
 META_CHROMA_GAIN = "colorcli.chroma_gain"  # optional: factor on the trained a, b, already inside the graph
 META_FLIP_AVERAGE = "colorcli.flip_average"  # optional: "true" if the graph averages L and its mirror image
+META_SHIFT_AVERAGE = "colorcli.shift_average"  # optional: "true" if it also averages 1-pixel shifts of L
 
 REQUIRED_META = (META_NATIVE_SIZE, META_SIZE_UNIT, META_INPUT_NORM, META_OUTPUT_NORM)
 
 
 def inference_options(metadata: dict[str, str]) -> dict:
-    """The fixed inference choices an exported graph holds (absent keys: none): chroma gain, flip average."""
+    """The fixed inference choices an exported graph holds (absent keys: none): chroma gain, flip and
+    shift averages."""
     return {"chroma_gain": float(metadata.get(META_CHROMA_GAIN, 1)),
-            "flip_average": metadata.get(META_FLIP_AVERAGE) == "true"}
+            "flip_average": metadata.get(META_FLIP_AVERAGE) == "true",
+            "shift_average": metadata.get(META_SHIFT_AVERAGE) == "true"}

@@ -130,11 +130,22 @@ def _count_ops(model, op_type: str) -> int:
     return sum(node.op_type == op_type for node in nodes)
 
 
-def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bool = False):
-    """GENERATOR with two fixed inference choices built into its graph: FLIP_AVERAGE averages its a, b
-    for L and for L mirrored left to right (test-time augmentation, twice the compute); CHROMA_GAIN then
-    multiplies a, b and clips them to the output range (a saturation dial chosen after training)."""
+# 1-pixel shifts (dy, dx) of --shift-average, and the slice of a 1-pixel padded tensor that moves it by d
+SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+_SHIFTED = {-1: slice(0, -2), 0: slice(1, -1), 1: slice(2, None)}
+
+
+def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bool = False,
+                           shift_average: bool = False):
+    """GENERATOR with fixed inference choices built into its graph (test-time augmentation, then a dial):
+    FLIP_AVERAGE averages its a, b for L and for L mirrored left to right; SHIFT_AVERAGE for L and L
+    moved by one pixel up, down, left and right (edges reflected), each moved back, so that a pixel's
+    colour is the mean of the views that hold it (x2 and x5 the compute, x10 with both); CHROMA_GAIN
+    then multiplies a, b and clips them to the output range (a saturation dial chosen after training)."""
     import torch
+    import torch.nn.functional as F
+
+    shifts = SHIFTS if shift_average else SHIFTS[:1]
 
     class InferenceOptions(torch.nn.Module):
         def __init__(self):
@@ -142,11 +153,23 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
             self.generator = generator
 
         def forward(self, L: torch.Tensor) -> torch.Tensor:
-            if flip_average:  # one pass on [L, mirrored L]: the exporter folds BatchNorm only into unshared convs
-                both = self.generator(torch.cat([L, torch.flip(L, [3])], dim=0))
-                ab = 0.5 * (both[: L.shape[0]] + torch.flip(both[L.shape[0]:], [3]))
-            else:
-                ab = self.generator(L)
+            padded = F.pad(L, (1, 1, 1, 1), mode="reflect")
+            views = [padded[:, :, _SHIFTED[dy], _SHIFTED[dx]] for dy, dx in shifts]
+            if flip_average:
+                views += [torch.flip(view, [3]) for view in views]
+            # one pass on all views: the exporter folds BatchNorm only into convs no two nodes share
+            out = self.generator(torch.cat(views, dim=0))
+            n = L.shape[0]
+            total = torch.zeros_like(out[:n])
+            for index in range(len(views)):
+                ab = out[index * n : (index + 1) * n]
+                if index >= len(shifts):
+                    ab = torch.flip(ab, [3])
+                dy, dx = shifts[index % len(shifts)]
+                total = total + F.pad(ab, (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
+            counts = sum(F.pad(torch.ones_like(L), (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
+                         for dy, dx in shifts)
+            ab = total / (counts * (2 if flip_average else 1))
             if chroma_gain != 1.0:
                 ab = torch.clamp(ab * chroma_gain, -1.0, 1.0)
             return ab
@@ -155,7 +178,7 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
 
 
 def _metadata(config: dict, native: int, unit: int, precision: str, inference_size: int,
-              chroma_gain: float, flip_average: bool) -> dict[str, str]:
+              chroma_gain: float, flip_average: bool, shift_average: bool) -> dict[str, str]:
     training = dict(config.get("training", {}))
     training.setdefault("data", config.get("data", {}))
     training.setdefault("epochs_completed", config.get("epoch"))
@@ -174,6 +197,7 @@ def _metadata(config: dict, native: int, unit: int, precision: str, inference_si
         contract.META_PRECISION: precision,
         contract.META_CHROMA_GAIN: f"{chroma_gain:g}",
         contract.META_FLIP_AVERAGE: "true" if flip_average else "false",
+        contract.META_SHIFT_AVERAGE: "true" if shift_average else "false",
     }
 
 
@@ -252,6 +276,7 @@ def export_model(
     inference_size: int | None = None,
     chroma_gain: float = 1.0,
     flip_average: bool = False,
+    shift_average: bool = False,
 ) -> ExportResult:
     """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified."""
     try:
@@ -284,11 +309,12 @@ def export_model(
     native, unit = _model_geometry(config)
     exportable = copy.deepcopy(generator).eval()
     folded = fold_batchnorm(exportable)
-    if chroma_gain != 1.0 or flip_average:
-        generator = with_inference_options(generator, chroma_gain, flip_average)
-        exportable = with_inference_options(exportable, chroma_gain, flip_average)
+    if chroma_gain != 1.0 or flip_average or shift_average:
+        generator = with_inference_options(generator, chroma_gain, flip_average, shift_average)
+        exportable = with_inference_options(exportable, chroma_gain, flip_average, shift_average)
     say(f"folded {folded} BatchNorm layers; exporting opset {opset}, size unit {unit}, native {native}"
         + (", averaged with its mirror image" if flip_average else "")
+        + (", averaged over 1-pixel shifts" if shift_average else "")
         + (f", chroma gain {chroma_gain:g}" if chroma_gain != 1.0 else ""))
 
     proto = _torch_to_onnx(exportable, unit, opset)
@@ -298,7 +324,8 @@ def export_model(
     inference_size = inference_size or native
     if inference_size < unit or inference_size % unit:
         raise UsageError(f"--inference-size {inference_size}: must be a multiple of the size unit {unit}")
-    proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size, chroma_gain, flip_average), fp16)
+    proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size, chroma_gain, flip_average,
+                                        shift_average), fp16)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:

@@ -80,6 +80,8 @@ def render_markdown(card: dict) -> str:
         f"- output `{contract.OUTPUT_NAME}`: float32 [N, 2, H, W] in [-1, 1]; a, b = output x {contract.AB_SCALE:g}",
         *(["- flip average: the output is the mean of the generator's a, b for L and for L mirrored left "
             "to right (mirrored back), inside the graph"] if card.get("flip_average") else []),
+        *(["- shift average: the output is also averaged over L moved one pixel up, down, left and right "
+            "(edges reflected; each moved back), inside the graph"] if card.get("shift_average") else []),
         *([f"- chroma gain {card['chroma_gain']:g}: the trained generator's output times {card['chroma_gain']:g}, "
            "clipped to [-1, 1], inside the graph (more saturated than the training loss alone gives)"]
           if card.get("chroma_gain", 1) != 1 else []),

@@ -128,9 +128,27 @@ def test_effnet_with_upsampling_encoder_exports_at_its_size_unit(tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta[contract.META_SIZE_UNIT] == "16" and meta[contract.META_NATIVE_SIZE] == "32"
     # averaged with its mirror image: still one pass through the generator, BatchNorm folded
-    flipped = export.export_model(run_dir, tmp_path / "out" / "effnet-x2-flip.onnx", flip_average=True)
+    flipped = export.export_model(run_dir, tmp_path / "out" / "effnet-x2-flip.onnx", flip_average=True,
+                                  shift_average=True)
     assert flipped.parity["max_abs_diff"] <= 1e-4
     assert "BatchNormalization" not in graph_ops(onnx.load(str(flipped.path)))
+
+
+def shift_average_reference(generator, batch: np.ndarray) -> np.ndarray:
+    """Each pixel's a, b averaged over the views that hold it: L as is and moved by one pixel up,
+    down, left and right (numpy reflect padding), predicted one view at a time."""
+    n, _, h, w = batch.shape
+    padded = np.pad(batch, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")
+    total, count = np.zeros((n, 2, h, w)), np.zeros((1, 1, h, w))
+    for dy, dx in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)):
+        view = np.ascontiguousarray(padded[:, :, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w])
+        with torch.no_grad():
+            ab = generator(torch.from_numpy(view)).numpy()
+        # view pixel (y, x) shows L at (y + dy, x + dx): it predicts that pixel, when inside the picture
+        ys, xs = slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx))
+        total[:, :, ys, xs] += ab[:, :, max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+        count[:, :, ys, xs] += 1
+    return (total / count).astype(np.float32)
 
 
 def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_path, run5):
@@ -141,7 +159,10 @@ def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_p
         mirrored = generator(torch.from_numpy(batch[:, :, :, ::-1].copy())).numpy()[:, :, :, ::-1]
     assert (np.abs(plain) > 1 / 1.5).any()  # some outputs really are clipped
     assert np.abs(plain - mirrored).max() > 0.05  # the mirror image gives other colours
+    shifted = shift_average_reference(generator, batch)
+    assert np.abs(shifted - plain).max() > 0.01
     cases = {"gain": (["--chroma-gain", "1.5"], np.clip(plain * 1.5, -1, 1), "1.5", "false"),
+             "shift": (["--shift-average"], shifted, "1", "false"),
              "flip": (["--flip-average"], (plain + mirrored) / 2, "1", "true"),
              "both": (["--flip-average", "--chroma-gain", "1.5"], np.clip((plain + mirrored) * 0.75, -1, 1), "1.5", "true")}
     for name, (options, expected, gain, flip) in cases.items():
@@ -152,11 +173,15 @@ def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_p
         (got,) = session.run(None, {contract.INPUT_NAME: batch})
         assert np.abs(got - expected).max() <= 1e-4, name
         meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-        assert (meta[contract.META_CHROMA_GAIN], meta[contract.META_FLIP_AVERAGE]) == (gain, flip)
+        shift = "true" if name == "shift" else "false"
+        assert (meta[contract.META_CHROMA_GAIN], meta[contract.META_FLIP_AVERAGE],
+                meta[contract.META_SHIFT_AVERAGE]) == (gain, flip, shift)
         card = json.loads(out.with_suffix(".json").read_text())
-        assert (card["chroma_gain"], card["flip_average"]) == (float(gain), flip == "true")
+        assert (card["chroma_gain"], card["flip_average"], card["shift_average"]) == (
+            float(gain), flip == "true", shift == "true")
         text = out.with_suffix(".md").read_text()
         assert ("chroma gain 1.5" in text) == (gain == "1.5") and ("flip average" in text) == (flip == "true")
+        assert ("shift average" in text) == (shift == "true")
     bad = CliRunner().invoke(cli, ["export", str(run5), "--out", str(tmp_path / "x.onnx"), "--chroma-gain", "0"])
     assert bad.exit_code != 0 and not (tmp_path / "x.onnx").exists()
 

@@ -43,8 +43,8 @@ def test_model_matches_its_card_and_loads(model):
     assert colorizer.size == card["inference_size"]
     assert colorizer.info.architecture == card["architecture"]
     described = colorizer.info.describe()
-    assert (described["chroma_gain"], described["flip_average"]) == (card.get("chroma_gain", 1.0),
-                                                                      card.get("flip_average", False))
+    assert (described["chroma_gain"], described["flip_average"], described["shift_average"]) == (
+        card.get("chroma_gain", 1.0), card.get("flip_average", False), card.get("shift_average", False))
 
 
 def test_embedded_model_is_the_published_photo_model():
