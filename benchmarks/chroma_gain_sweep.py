@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli import contract, metrics
+from colorcli import color, contract, metrics
 from colorcli.data import CIFAR_TRAIN, cifar_folder, read_cifar_batch
 from colorcli.runtime import Colorizer
 
@@ -32,13 +32,16 @@ def main() -> None:
     args = parser.parse_args()
     images = read_cifar_batch(cifar_folder(args.data_dir) / "data_batch_5", CIFAR_TRAIN["data_batch_5"])[-args.count:]
     colorizer = Colorizer.load(args.model)
-    predict = colorizer.predict_ab
     print(f"{len(images)} CIFAR-10 training images (end of data_batch_5), {args.model}:")
     gray = metrics.summarize(metrics.score_batch(metrics.gray_baseline(images), images))
     rows = [("gray", gray)]
+    # what Colorizer.colorize does, with the model run once and the gain applied to its a, b
+    split = [color.split_for_model(image, colorizer.size) for image in images]
+    predicted = [colorizer.predict_ab(small[None])[0] for _, small in split]
     for gain in args.gains:
-        colorizer.predict_ab = lambda L, gain=gain: np.clip(predict(L) * gain, -contract.AB_SCALE, contract.AB_SCALE)
-        colorized = np.stack([colorizer.colorize(image) for image in images])
+        colorized = np.stack([color.merge_from_model(image, L_full, np.clip(ab * gain, -contract.AB_SCALE,
+                                                                               contract.AB_SCALE))
+                              for image, (L_full, _), ab in zip(images, split, predicted)])
         rows.append((f"gain {gain:g}", metrics.summarize(metrics.score_batch(colorized, images))))
     for name, summary in rows:
         print(f"  {name:9s} " + "  ".join(f"{metric} {summary[metric]['mean']:.3f}"
