@@ -153,6 +153,12 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
             self.generator = generator
 
         def forward(self, L: torch.Tensor) -> torch.Tensor:
+            ab = self.averaged(L) if flip_average or shift_average else self.generator(L)
+            if chroma_gain != 1.0:
+                ab = torch.clamp(ab * chroma_gain, -1.0, 1.0)
+            return ab
+
+        def averaged(self, L: torch.Tensor) -> torch.Tensor:
             padded = F.pad(L, (1, 1, 1, 1), mode="reflect")
             views = [padded[:, :, _SHIFTED[dy], _SHIFTED[dx]] for dy, dx in shifts]
             if flip_average:
@@ -160,19 +166,15 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
             # one pass on all views: the exporter folds BatchNorm only into convs no two nodes share
             out = self.generator(torch.cat(views, dim=0))
             n = L.shape[0]
-            total = torch.zeros_like(out[:n])
+            total, counts = 0, 0
             for index in range(len(views)):
                 ab = out[index * n : (index + 1) * n]
                 if index >= len(shifts):
                     ab = torch.flip(ab, [3])
-                dy, dx = shifts[index % len(shifts)]
+                dy, dx = shifts[index % len(shifts)]  # move the view's colours back onto L's pixels
                 total = total + F.pad(ab, (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
-            counts = sum(F.pad(torch.ones_like(L), (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
-                         for dy, dx in shifts)
-            ab = total / (counts * (2 if flip_average else 1))
-            if chroma_gain != 1.0:
-                ab = torch.clamp(ab * chroma_gain, -1.0, 1.0)
-            return ab
+                counts = counts + F.pad(torch.ones_like(L), (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
+            return total / counts
 
     return InferenceOptions().eval()
 
