@@ -352,7 +352,7 @@ class Trainer:
             self.sched_D.step()
         record = {k: float(v) / steps for k, v in sums.items()}
         record.update(images_per_s=n / elapsed, train_time_s=elapsed, lr=self.opt_G.param_groups[-1]["lr"],
-                      phase="gan" if self.adversarial else "l1")
+                      phase="gan" if self.adversarial else "l1", pixel_loss=self.o.pixel_loss)
         return record
 
     # --- validation -------------------------------------------------------------------------------
@@ -393,6 +393,7 @@ class Trainer:
         records = [r for r in records if r.get("epoch", 0) <= self.epoch]
         _write_records(self.run_dir / METRICS_FILE, records)  # drops epochs a crash left unsaved
         self.report("start", {"device": str(self.device), "epochs": o.epochs, "first_epoch": self.epoch + 1,
+                              "pixel_loss": o.pixel_loss,
                               "data": self.split.description, "gray_baseline": self.gray,
                               "generator_parameters": models.count_parameters(self.G),
                               "discriminator_parameters": models.count_parameters(self.D),

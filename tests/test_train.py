@@ -171,8 +171,9 @@ def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
             "--ngf", "4", "--ndf", "4", "--epochs", "1", "--batch-size", "4", "--device", "cpu"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "gray baseline" in result.output and "epoch 1/1" in result.output
+    assert "gray baseline" in result.output and "epoch 1/1" in result.output and ", L1 " in result.output
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["pixel_loss"] == "l1"
     for key in ("val_psnr", "val_ssim", "val_ciede2000", "val_colorfulness", "gray_ciede2000", "d_accuracy"):
         assert np.isfinite(record[key])
     assert (out / "best.json").is_file() and (out / "curves.png").is_file()
@@ -181,6 +182,8 @@ def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
     assert config["training"]["command"].startswith("colorcli ") and config["metrics"]["gray_baseline"]["psnr"] > 0
     helped = CliRunner().invoke(cli, ["train", "--help"])
     assert helped.exit_code == 0 and "colorcli train --dataset cifar10" in helped.output
+    mse = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "mse"), *args[7:], "--pixel-loss", "mse"])
+    assert mse.exit_code == 0 and ", MSE " in mse.output and ", L1 " not in mse.output, mse.output
 
 
 def test_cli_without_torch_names_the_extra(monkeypatch):

@@ -115,7 +115,7 @@ def train(ctx, **kwargs):
 
 
 def _epoch_line(r: dict, epochs: int) -> str:
-    line = (f"epoch {r['epoch']}/{epochs} [{r.get('phase', 'gan')}]  G {r['loss_g']:.3f} (gan {r['loss_g_gan']:.3f}, L1 {r['loss_l1']:.4f})  "
+    line = (f"epoch {r['epoch']}/{epochs} [{r.get('phase', 'gan')}]  G {r['loss_g']:.3f} (gan {r['loss_g_gan']:.3f}, {r.get('pixel_loss', 'l1').upper()} {r['loss_l1']:.4f})  "
             f"D {r['loss_d']:.3f} acc {r['d_accuracy']:.2f} | val PSNR {r['val_psnr']:.2f} SSIM {r['val_ssim']:.3f} "
             f"CIEDE2000 {r['val_ciede2000']:.2f} colourfulness {r['val_colorfulness']:.1f}/{r['ref_colorfulness']:.1f} "
             f"| gray CIEDE2000 {r['gray_ciede2000']:.2f} | {r['images_per_s']:.0f} img/s")
@@ -139,6 +139,7 @@ class Display:
         self.progress = None
         self.task = None
         self.epochs = 0
+        self.pixel_loss = "L1"
 
     def __enter__(self):
         if self.live:
@@ -157,6 +158,7 @@ class Display:
     def report(self, kind: str, data: dict) -> None:
         if kind == "start":
             self.epochs = data["epochs"]
+            self.pixel_loss = data["pixel_loss"].upper()
             d, g = data["data"], data["gray_baseline"]
             self.console.print(f"training on {data['device']}: {d.get('train_images')} train / {d.get('val_images')} "
                                f"val images at {data['size']} px, {data['generator']} "
@@ -169,7 +171,7 @@ class Display:
                                f"CIEDE2000 {g['ciede2000']:.2f} colourfulness {g['colorfulness']:.1f}", highlight=False)
         elif kind == "step" and self.progress is not None:
             losses = data["losses"]
-            text = (f"G {losses['loss_g']:.3f} L1 {losses['loss_l1']:.4f} D {losses['loss_d']:.3f} "
+            text = (f"G {losses['loss_g']:.3f} {self.pixel_loss} {losses['loss_l1']:.4f} D {losses['loss_d']:.3f} "
                     f"acc {losses['d_accuracy']:.2f} {data['images_per_s']:.0f} img/s")
             description = f"epoch {data['epoch']}/{self.epochs}"
             if self.task is None:
