@@ -42,8 +42,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 LOAD_SCALE = 1.12  # decode with the short side at about 1.12 x size, then random-crop size
 
 
-def load_size_for(size: int) -> int:
-    return int(round(size * LOAD_SCALE))
+def load_size_for(size: int, scale: float = LOAD_SCALE) -> int:
+    return int(round(size * scale))
 
 
 @dataclass
@@ -202,7 +202,8 @@ def _set_names(folders: list[Path]) -> list[str]:
 
 
 def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: float = 0.05,
-                limit: int | None = None, val_limit: int | None = None, workers: int = 2) -> Split:
+                limit: int | None = None, val_limit: int | None = None, workers: int = 2,
+                load_scale: float = LOAD_SCALE) -> Split:
     """Training photos from ROOT and one or more validation sets.
 
     With val_dirs, each folder is a validation set (the first one picks the best checkpoint) and any of
@@ -223,7 +224,7 @@ def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: 
         names = ["held-out"]
     if limit is not None:
         train_files = train_files[:limit]
-    train, train_counts = _decode_all(train_files, load_size_for(size), workers)
+    train, train_counts = _decode_all(train_files, load_size_for(size, load_scale), workers)
     if not train:
         raise DataError(f"{root}: no usable colour photos ({train_counts['gray']} greyscale, "
                         f"{train_counts['unreadable']} unreadable skipped)")
@@ -244,14 +245,15 @@ def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: 
         "val_sets": {name: len(images) for name, images in val_sets.items()},
         "skipped_train": {k: v for k, v in train_counts.items() if k != "used"},
         "skipped_val": skipped_val,
-        "load_size": load_size_for(size),
+        "load_size": load_size_for(size, load_scale),
     }
     extra = {name: images for name, images in val_sets.items() if name != first}
     return Split(train, val_sets[first], description, extra)
 
 
 def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: int | None = None,
-                     val_limit: int | None = None, verify: bool = True, holdout: int = 0) -> Split:
+                     val_limit: int | None = None, verify: bool = True, holdout: int = 0,
+                     load_scale: float = LOAD_SCALE) -> Split:
     """Training images and validation images. The official test batch validates, unless HOLDOUT > 0:
     then the last HOLDOUT training images (the end of data_batch_5) validate and are never trained on,
     and the test batch stays unseen until a model is scored on it."""
@@ -267,7 +269,7 @@ def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: i
         val_name = f"the last {holdout} training images (end of data_batch_5), held out of training"
     train = train[:limit] if limit is not None else train
     test = test[:val_limit] if val_limit is not None else test
-    load = load_size_for(size)
+    load = load_size_for(size, load_scale)
     if load != 32:
         train = np.stack([cv2.resize(img, (load, load), interpolation=cv2.INTER_CUBIC) for img in train])
     if size != 32:
@@ -302,6 +304,21 @@ def rgb8_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     L_norm = (L / L_SCALE - L_OFFSET).unsqueeze(1)
     ab_norm = torch.stack([a, b], dim=1) / AB_SCALE
     return L_norm, ab_norm
+
+
+def lab_norm_to_srgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """The inverse of rgb8_to_lab_norm, differentiable: L/50-1 [B,1,H,W] and ab/110 [B,2,H,W] -> sRGB
+    [B,H,W,3] in 0..255, clipped to the gamut as an 8-bit output is (so out-of-gamut chroma gets no
+    gradient, as it gains nothing in the saved image). Written here beside its forward formula: the
+    training losses need it in torch, and no torch colour library is a dependency."""
+    lightness = (L[:, 0].float() + L_OFFSET) * L_SCALE
+    a, b = (ab.float() * AB_SCALE).unbind(1)
+    fy = (lightness + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-1)
+    xyz = torch.where(f > 6.0 / 29.0, f ** 3, (f - 16.0 / 116.0) / 7.787) * _WHITE.to(f.device)
+    linear = (xyz @ torch.linalg.inv(_RGB_TO_XYZ).to(f.device).T).clamp(0.0, 1.0)
+    encoded = torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp_min(1e-8) ** (1.0 / 2.4) - 0.055)
+    return encoded * 255.0
 
 
 class Batcher:

@@ -1,11 +1,14 @@
 """pix2pix losses: BCE adversarial on PatchGAN logits plus lambda * L1 on ab (or the mean squared
-error, which PSNR measures), optionally with each pixel's error weighted by how rare its true colour is
-(class rebalancing)."""
+error, or the per-image log error of the sRGB output that PSNR measures), optionally with each pixel's
+error weighted by how rare its true colour is (class rebalancing), minus a weight times the output's
+colourfulness."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from colorcli.data import lab_norm_to_srgb
 
 
 def adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -46,15 +49,29 @@ def rebalance_weights(counts: torch.Tensor, strength: float) -> torch.Tensor:
     return weights / (p * weights).sum()
 
 
-PIXEL_LOSSES = ("l1", "mse")
+PIXEL_LOSSES = ("l1", "mse", "log-mse")
+
+
+def log_mse(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -> torch.Tensor:
+    """Mean over images of 10 log10(MSE) of the sRGB outputs (0..255), i.e. 48.13 dB minus their mean
+    PSNR: the figure eval reports, so a well-coloured image with little error left counts as much as
+    a hard one (a plain mean error is dominated by the hard ones)."""
+    fake, real = lab_norm_to_srgb(L, fake_ab), lab_norm_to_srgb(L, real_ab)
+    mse = (fake - real).square().flatten(1).mean(1)
+    return (10.0 * torch.log10(mse + 1e-2)).mean()  # + 1e-2: a perfect image caps at 68 dB, not inf
 
 
 def pixel(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tensor | None = None,
-          kind: str = "l1") -> torch.Tensor:
-    """Mean absolute ("l1") or squared ("mse") ab error; with BIN_WEIGHTS each pixel's error is
-    weighted by its true colour's bin. L1's optimum is the median colour, MSE's the mean."""
+          kind: str = "l1", L: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute ("l1") or squared ("mse") ab error, or log_mse ("log-mse", needs L); with
+    BIN_WEIGHTS each pixel's ab error is weighted by its true colour's bin. L1's optimum is the median
+    colour, MSE's the mean."""
     if kind not in PIXEL_LOSSES:
         raise ValueError(f"pixel loss {kind!r} is not one of {', '.join(PIXEL_LOSSES)}")
+    if kind == "log-mse":
+        if L is None or bin_weights is not None:
+            raise ValueError("the log-mse pixel loss needs L and takes no bin weights")
+        return log_mse(L, fake_ab, real_ab)
     difference = fake_ab.float() - real_ab.float()
     error = difference.abs() if kind == "l1" else difference.square()
     if bin_weights is None:
@@ -62,13 +79,30 @@ def pixel(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tenso
     return (error * bin_weights[ab_bin_index(real_ab.float())].unsqueeze(1)).mean()
 
 
-def generator_losses(fake_logits: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor,
-                     lambda_l1: float, bin_weights: torch.Tensor | None = None, pixel_loss: str = "l1"
+def colourfulness(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Hasler & Suesstrunk colourfulness of each sRGB output (0..255 scale, as colorcli.metrics), [B]."""
+    rgb = lab_norm_to_srgb(L, ab).flatten(1, 2)
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    spread = (rg.var(1, correction=0) + yb.var(1, correction=0) + 1e-4).sqrt()  # + 1e-4: finite gradient at grey
+    return spread + 0.3 * (rg.mean(1).square() + yb.mean(1).square() + 1e-4).sqrt()
+
+
+def generator_losses(fake_logits: torch.Tensor | None, fake_ab: torch.Tensor, real_ab: torch.Tensor,
+                     lambda_l1: float, bin_weights: torch.Tensor | None = None, pixel_loss: str = "l1",
+                     L: torch.Tensor | None = None, colourfulness_weight: float = 0.0
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(total, adversarial, pixel) where total = adversarial + lambda_l1 * pixel (L1 or MSE)."""
-    gan = adversarial(fake_logits, True)
-    loss_pixel = pixel(fake_ab, real_ab, bin_weights, pixel_loss)
-    return gan + lambda_l1 * loss_pixel, gan, loss_pixel
+    """(total, adversarial, pixel), total = adversarial + lambda_l1 * pixel - colourfulness_weight *
+    mean colourfulness (which, like log-mse, needs L). Without logits (the L1 warm-up) the adversarial
+    term is 0."""
+    gan = adversarial(fake_logits, True) if fake_logits is not None else torch.zeros((), device=fake_ab.device)
+    loss_pixel = pixel(fake_ab, real_ab, bin_weights, pixel_loss, L)
+    total = gan + lambda_l1 * loss_pixel
+    if colourfulness_weight:
+        if L is None:
+            raise ValueError("the colourfulness term needs L")
+        total = total - colourfulness_weight * colourfulness(L, fake_ab).mean()
+    return total, gan, loss_pixel
 
 
 @torch.no_grad()

@@ -33,7 +33,7 @@ def sample_grid(path: Path, gray: np.ndarray, pred: np.ndarray, truth: np.ndarra
 # (title, [(record key, legend, colour)]) panels; keys are read from metrics.jsonl records
 PANELS = [
     ("generator loss (GAN)", [("loss_g_gan", "G adversarial", (31, 119, 180))]),
-    ("pixel loss, L1 or MSE (ab/110)", [("loss_l1", "train", (214, 39, 40))]),
+    ("pixel loss: L1 or MSE of ab/110, or log-MSE (dB)", [("loss_l1", "train", (214, 39, 40))]),
     ("discriminator", [("loss_d", "D loss", (44, 160, 44)), ("d_accuracy", "D accuracy", (148, 103, 189))]),
     ("CIEDE2000 (lower is better)", [("val_ciede2000", "model", (214, 39, 40)),
                                      ("gray_ciede2000", "gray baseline", (127, 127, 127))]),

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from colorcli import __version__, checkpoint, color, contract, losses, metrics, models, plots
-from colorcli.data import Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
+from colorcli.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
 from colorcli.errors import CheckpointError, ColorcliError, UsageError
 
 BEST_METRIC = "ciede2000"  # mean CIEDE2000 on the validation split, lower is better
@@ -45,6 +45,7 @@ class TrainOptions:
     val_fraction: float = 0.05
     cifar_holdout: int = 0  # cifar10: validate on the last N training images instead of the test batch
     size: int | None = None  # None: 32 for cifar10, 256 for folders
+    load_scale: float = LOAD_SCALE  # random crops of size come from images resized to this x size
     limit: int | None = None
     val_limit: int | None = None
     generator: str = "unet"  # models.GENERATORS
@@ -53,7 +54,8 @@ class TrainOptions:
     ndf: int = 64
     dropout_blocks: int = 3
     lambda_l1: float = 100.0  # weight of the pixel loss (L1 by default; records keep it as loss_l1)
-    pixel_loss: str = "l1"  # losses.PIXEL_LOSSES: "l1" (pix2pix) or "mse" (the error PSNR measures)
+    pixel_loss: str = "l1"  # losses.PIXEL_LOSSES: "l1" (pix2pix), "mse", "log-mse" (per-image sRGB, as PSNR)
+    colourfulness_weight: float = 0.0  # minus this times the output's colourfulness in the generator loss
     rebalance: float = 0.0  # weight each pixel's L1 by its colour's rarity (0: plain L1; losses.rebalance_weights)
     lr: float = 2e-4
     lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
@@ -111,9 +113,10 @@ def load_split(o: TrainOptions) -> Split:
         if not o.data_dir:
             raise UsageError("--dataset cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py)")
         return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit,
-                                holdout=o.cifar_holdout)
+                                holdout=o.cifar_holdout, load_scale=o.load_scale)
     return load_folder(Path(o.dataset), size, val_dirs=[Path(d) for d in o.val_dir],
-                       val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers)
+                       val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers,
+                       load_scale=o.load_scale)
 
 
 class Trainer:
@@ -298,8 +301,7 @@ class Trainer:
         self.D.requires_grad_(False)
         with self._autocast():
             logits = self.D(L, fake_ab)
-            loss_g, loss_gan, loss_l1 = losses.generator_losses(logits.float(), fake_ab, real_ab, self.o.lambda_l1,
-                                                                      self.bin_weights, self.o.pixel_loss)
+            loss_g, loss_gan, loss_l1 = self._generator_losses(logits.float(), fake_ab, real_ab, L)
         self._step_generator(loss_g)
         self.D.requires_grad_(True)
         return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
@@ -319,12 +321,14 @@ class Trainer:
     def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
             fake_ab = self.G(L)
-            loss_l1 = losses.pixel(fake_ab, real_ab, self.bin_weights, self.o.pixel_loss)
-            loss_g = self.o.lambda_l1 * loss_l1
+            loss_g, zero, loss_l1 = self._generator_losses(None, fake_ab, real_ab, L)
         self._step_generator(loss_g)
-        zero = torch.zeros((), device=L.device)
         return {"loss_g": loss_g.detach(), "loss_g_gan": zero, "loss_l1": loss_l1.detach(),
                 "loss_d": zero, "d_accuracy": zero}
+
+    def _generator_losses(self, logits, fake_ab, real_ab, L):
+        return losses.generator_losses(logits, fake_ab, real_ab, self.o.lambda_l1, self.bin_weights,
+                                       self.o.pixel_loss, L, self.o.colourfulness_weight)
 
     def train_epoch(self) -> dict:
         plan = self.train_batches.plan(self.data_rng)
@@ -563,6 +567,10 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
                                 encoder_scale=options.encoder_scale)
     except ValueError as error:
         raise UsageError(f"--generator {options.generator} --size {options.resolved_size()}: {error}") from None
+    if options.load_scale < 1.0:
+        raise UsageError(f"--load-scale {options.load_scale:g}: the random crops need images at least the training size (1 or more)")
+    if options.pixel_loss == "log-mse" and options.rebalance:
+        raise UsageError("--rebalance weights ab errors; --pixel-loss log-mse measures the sRGB output's: use one")
     if options.dataset == "cifar10" and options.val_dir:
         raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch "
                          "(or, with --cifar-holdout N, on its last N training images)")

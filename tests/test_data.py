@@ -64,6 +64,9 @@ def test_cifar_holdout_validates_on_the_end_of_the_training_batches(tmp_path, mo
     load = data.load_size_for(32)  # the training bank is stored at the crop augmentation's load size
     np.testing.assert_array_equal(held.train, [cv2.resize(image, (load, load), interpolation=cv2.INTER_CUBIC)
                                                for image in train[:14]])
+    native = data.load_cifar_split(tmp_path, 32, holdout=6, load_scale=1.0)  # flips only: the images as they are
+    np.testing.assert_array_equal(native.train, train[:14])
+    assert native.description["load_size"] == 32
     with pytest.raises(DataError, match="hold-out of 20 images"):
         data.load_cifar_split(tmp_path, 32, holdout=20)
 
@@ -107,6 +110,24 @@ def test_lab_in_torch_matches_opencv():
         np.testing.assert_allclose(ours[i], color.rgb_to_lab(rgb[i]), atol=0.3)
 
 
+def test_lab_back_to_srgb_in_torch_inverts_it_and_matches_opencv():
+    rgb = np.concatenate([smooth_colour_images(4), np.zeros((1, 32, 32, 3), np.uint8),
+                          np.full((1, 32, 32, 3), 255, np.uint8)])
+    L, ab = data.rgb8_to_lab_norm(torch.from_numpy(rgb))
+    back = data.lab_norm_to_srgb(L, ab)
+    assert back.shape == rgb.shape
+    np.testing.assert_allclose(back.numpy(), rgb, atol=0.02)  # a round trip
+    # Lab that is partly out of gamut: OpenCV's float path, an independent implementation, clips alike
+    rng = np.random.default_rng(1)
+    lab = np.stack([rng.uniform(5, 95, (2, 16, 16)), rng.uniform(-90, 90, (2, 16, 16)),
+                    rng.uniform(-90, 90, (2, 16, 16))], axis=-1).astype(np.float32)
+    ours = data.lab_norm_to_srgb(torch.from_numpy(lab[..., :1].transpose(0, 3, 1, 2) / 50 - 1),
+                                 torch.from_numpy(lab[..., 1:].transpose(0, 3, 1, 2) / 110)).numpy()
+    theirs = np.stack([cv2.cvtColor(image, cv2.COLOR_Lab2RGB) for image in lab]) * 255
+    assert ((ours == 0) | (ours == 255)).mean() > 0.2  # the test does cover clipping
+    np.testing.assert_allclose(ours, theirs, atol=1.0)  # OpenCV rounds a, b to 1/64 inside
+
+
 def _save(path: Path, array: np.ndarray, **kwargs) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path, **kwargs)
@@ -128,6 +149,8 @@ def test_folder_skips_grayscale_and_corrupt_files(tmp_path):
     assert split.description["skipped_train"] == {"gray": 2, "unreadable": 1}
     assert all(min(img.shape[:2]) == data.load_size_for(32) for img in split.train)
     assert split.val.shape == (2, 32, 32, 3)
+    native = data.load_folder(tmp_path / "photos", size=32, val_dirs=[tmp_path / "val"], workers=2, load_scale=1.0)
+    assert all(min(img.shape[:2]) == 32 for img in native.train) and native.description["load_size"] == 32
 
 
 def test_held_out_split_is_fixed_by_path(tmp_path):

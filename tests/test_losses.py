@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from colorcli import losses
+from colorcli import losses, metrics
+from colorcli.data import rgb8_to_lab_norm
+from test_data import smooth_colour_images
 
 
 def test_adversarial_terms_match_binary_cross_entropy():
@@ -76,3 +80,56 @@ def test_mse_pixel_loss_squares_the_weighted_error():
     assert float(total) == pytest.approx(float(gan) + 10.0 * float(mse))
     with pytest.raises(ValueError, match="pixel loss 'l2'"):
         losses.pixel(fake, real, kind="l2")
+
+
+def _lab_pair():
+    """L of four photos-like images, their own ab and the ab of four others (a wrong colouring)."""
+    real = smooth_colour_images(4, seed=3)
+    L, real_ab = rgb8_to_lab_norm(torch.from_numpy(real))
+    _, other_ab = rgb8_to_lab_norm(torch.from_numpy(smooth_colour_images(4, seed=4)))
+    return real, L, real_ab, other_ab
+
+
+def _opencv_rgb(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    lab = torch.cat([(L + 1) * 50, ab * 110], dim=1).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    return np.stack([cv2.cvtColor(image, cv2.COLOR_Lab2RGB) for image in lab]).astype(np.float64) * 255
+
+
+def test_log_mse_is_48_13_db_minus_the_mean_psnr_of_the_srgb_output():
+    real, L, real_ab, other_ab = _lab_pair()
+    fake_ab = 0.5 * other_ab
+    mse = ((_opencv_rgb(L, fake_ab) - _opencv_rgb(L, real_ab)) ** 2).reshape(4, -1).mean(1)
+    expected = float(np.mean(10 * np.log10(mse + 1e-2)))  # OpenCV renders both: an independent reference
+    assert float(losses.pixel(fake_ab, real_ab, kind="log-mse", L=L)) == pytest.approx(expected, abs=0.02)
+    psnr = metrics.summarize(metrics.score_batch(np.rint(_opencv_rgb(L, fake_ab)).astype(np.uint8), real))
+    assert 10 * math.log10(255**2) - expected == pytest.approx(psnr["psnr"]["mean"], abs=0.05)
+    assert float(losses.pixel(real_ab, real_ab, kind="log-mse", L=L)) < -15  # a perfect output: its floor
+    with pytest.raises(ValueError, match="needs L"):
+        losses.pixel(fake_ab, real_ab, kind="log-mse")
+    with pytest.raises(ValueError, match="no bin weights"):
+        losses.pixel(fake_ab, real_ab, torch.ones(losses.AB_BINS**2), "log-mse", L)
+
+
+def test_colourfulness_matches_the_metric_eval_reports():
+    real, L, real_ab, _ = _lab_pair()
+    ours = losses.colourfulness(L, real_ab).numpy()
+    np.testing.assert_allclose(ours, [metrics.colorfulness(image) for image in real], rtol=1e-3)
+    grey = losses.colourfulness(L, torch.zeros_like(real_ab))
+    assert float(grey.max()) < 0.5
+
+
+def test_the_colourfulness_term_pushes_chroma_outward():
+    _, L, real_ab, _ = _lab_pair()
+    fake_ab = 0.3 * real_ab
+    total, gan, pixel = losses.generator_losses(None, fake_ab, real_ab, 1.0, pixel_loss="log-mse", L=L,
+                                                colourfulness_weight=0.5)
+    assert float(gan) == 0.0
+    expected = float(pixel) - 0.5 * float(losses.colourfulness(L, fake_ab).mean())
+    assert float(total) == pytest.approx(expected, rel=1e-6)
+    fake_ab.requires_grad_(True)
+    colourful_only, _, _ = losses.generator_losses(None, fake_ab, real_ab, 0.0, L=L, colourfulness_weight=1.0)
+    (gradient,) = torch.autograd.grad(colourful_only, fake_ab)
+    stepped = fake_ab.detach() - 0.01 * gradient / gradient.abs().max()
+    assert float(losses.colourfulness(L, stepped).mean()) > float(losses.colourfulness(L, fake_ab.detach()).mean())
+    with pytest.raises(ValueError, match="needs L"):
+        losses.generator_losses(None, fake_ab, real_ab, 1.0, colourfulness_weight=0.5)

@@ -184,6 +184,16 @@ def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
     assert helped.exit_code == 0 and "colorcli train --dataset cifar10" in helped.output
     mse = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "mse"), *args[7:], "--pixel-loss", "mse"])
     assert mse.exit_code == 0 and ", MSE " in mse.output and ", L1 " not in mse.output, mse.output
+    log_mse = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "log-mse"), *args[7:], "--pixel-loss", "log-mse",
+                                       "--lambda-l1", "1", "--colourfulness-weight", "0.1"])
+    assert log_mse.exit_code == 0 and ", LOG-MSE " in log_mse.output, log_mse.output
+    training = json.loads((tmp_path / "log-mse" / "last.json").read_text())["config"]["training"]
+    assert training["pixel_loss"] == "log-mse" and training["colourfulness_weight"] == 0.1
+    clash = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "clash"), *args[7:], "--pixel-loss", "log-mse",
+                                     "--rebalance", "0.5"])
+    assert clash.exit_code != 0 and "--rebalance" in clash.output and "Traceback" not in clash.output
+    shrunk = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "shrunk"), *args[7:], "--load-scale", "0.9"])
+    assert shrunk.exit_code != 0 and "--load-scale 0.9" in shrunk.output and "Traceback" not in shrunk.output
 
 
 def test_cli_without_torch_names_the_extra(monkeypatch):
@@ -265,6 +275,20 @@ def test_pixel_loss_mse_trains_on_the_squared_error(tmp_path):
     out = trainer._l1_step(L, real_ab)
     assert torch.isclose(out["loss_l1"], torch.nn.functional.mse_loss(fake_ab, real_ab))
     assert torch.isclose(out["loss_g"], 100.0 * out["loss_l1"])
+
+
+def test_log_mse_with_colourfulness_trains_on_the_srgb_objective(tmp_path):
+    from colorcli import losses
+    from colorcli.data import rgb8_to_lab_norm
+
+    trainer = tiny_trainer(tmp_path, pixel_loss="log-mse", lambda_l1=1.0, colourfulness_weight=0.2)
+    L, real_ab = rgb8_to_lab_norm(torch.from_numpy(smooth_colour_images(8, size=32)))
+    fake_ab = 0.5 * real_ab
+    trainer.G = lambda L: fake_ab.clone().requires_grad_(True)  # a fixed prediction isolates the loss
+    trainer._step_generator = lambda loss: None
+    out = trainer._l1_step(L, real_ab)
+    assert torch.isclose(out["loss_l1"], losses.log_mse(L, fake_ab, real_ab))
+    assert torch.isclose(out["loss_g"], out["loss_l1"] - 0.2 * losses.colourfulness(L, fake_ab).mean())
 
 
 def test_cifar_holdout_validates_on_training_images(tmp_path, monkeypatch):

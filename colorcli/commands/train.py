@@ -26,6 +26,9 @@ _PATH = click.Path(path_type=Path, file_okay=False)
 @click.option("--size", type=click.IntRange(min=4), help="Training resolution in px  [default: 32 for cifar10, 256 for folders]")
 @click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--load-scale", type=float, default=1.12, show_default=True, metavar="FACTOR",
+              help="Random crops come from images resized to FACTOR x --size (1.12: pix2pix's 286/256; "
+                   "1: the native scale, so CIFAR-10 gets flips only and sees objects at the size the test set has).")
 @click.option("--generator", type=click.Choice(["unet", "effnet-lite0", "effnet-lite1", "effnet-lite2"]),
               default="unet", show_default=True,
               help="unet: the pix2pix U-Net; effnet-liteN: an ImageNet EfficientNet-Lite encoder under a U-Net decoder.")
@@ -35,9 +38,14 @@ _PATH = click.Path(path_type=Path, file_okay=False)
 @click.option("--ngf", type=click.IntRange(min=1), default=64, show_default=True, help="Generator width (channels capped at 8*ngf).")
 @click.option("--ndf", type=click.IntRange(min=1), default=64, show_default=True, help="PatchGAN discriminator width.")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True,
-              help="Weight of the pixel loss (L1 unless --pixel-loss mse).")
-@click.option("--pixel-loss", type=click.Choice(["l1", "mse"]), default="l1", show_default=True,
-              help="l1: pix2pix's (the median colour); mse: the error PSNR measures (the mean colour, greyer).")
+              help="Weight of the pixel loss (L1 unless --pixel-loss says otherwise).")
+@click.option("--pixel-loss", type=click.Choice(["l1", "mse", "log-mse"]), default="l1", show_default=True,
+              help="l1: pix2pix's (the median colour); mse: squared ab error (the mean colour, greyer); "
+                   "log-mse: per image, 10 log10 of the sRGB output's squared error (48.13 dB minus its PSNR), "
+                   "so the mean PSNR eval reports is what training raises.")
+@click.option("--colourfulness-weight", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="MU",
+              help="Subtract MU times the outputs' mean colourfulness (Hasler-Suesstrunk, as eval) from the "
+                   "generator loss: colour where it costs the pixel loss least (with log-mse, MU is in dB per point).")
 @click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Weight each pixel's L1 by how rare its true colour is (0: plain L1; Zhang et al. used 0.5): "
                    "more saturated colours, at some cost in PSNR.")
