@@ -83,7 +83,8 @@ def render_markdown(card: dict) -> str:
         *(["- shift average: the output is also averaged over L moved one pixel up, down, left and right "
             "(edges reflected; each moved back), inside the graph"] if card.get("shift_average") else []),
         *([f"- chroma gain {card['chroma_gain']:g}: the trained generator's output times {card['chroma_gain']:g}, "
-           "clipped to [-1, 1], inside the graph (more saturated than the training loss alone gives)"]
+           f"clipped to [-1, 1], inside the graph ({'more' if card['chroma_gain'] > 1 else 'less'} saturated "
+           "than the trained generator alone)"]
           if card.get("chroma_gain", 1) != 1 else []),
         "",
         "## Model",

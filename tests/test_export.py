@@ -19,6 +19,7 @@ from colorcli.checkpoint import build_generator, load_generator, save_checkpoint
 from colorcli.cli import cli  # noqa: E402
 from colorcli.errors import CheckpointError, ModelError  # noqa: E402
 from colorcli.models import unet_config  # noqa: E402
+from colorcli.modelcard import render_markdown  # noqa: E402
 from conftest import SHARED_DATA  # noqa: E402
 
 BSDS_VAL = SHARED_DATA / "photos" / "val" / "bsds500"
@@ -181,7 +182,10 @@ def test_chroma_gain_and_flip_average_are_inside_the_graph_and_on_the_card(tmp_p
             float(gain), flip == "true", shift == "true")
         text = out.with_suffix(".md").read_text()
         assert ("chroma gain 1.5" in text) == (gain == "1.5") and ("flip average" in text) == (flip == "true")
+        assert ("more saturated than the trained generator alone" in text) == (gain == "1.5")
         assert ("shift average" in text) == (shift == "true")
+    card["chroma_gain"] = 0.9  # a gain below 1 is described as what it does
+    assert "less saturated than the trained generator alone" in render_markdown(card)
     bad = CliRunner().invoke(cli, ["export", str(run5), "--out", str(tmp_path / "x.onnx"), "--chroma-gain", "0"])
     assert bad.exit_code != 0 and not (tmp_path / "x.onnx").exists()
 
