@@ -1,8 +1,8 @@
 """Training data: CIFAR-10 python batches or a folder of colour photos, held in memory as uint8 RGB.
 
-Photos are decoded once (short side resized to ``load_size`` = about 1.12 x the training size)
-and augmented every batch by a random ``size`` x ``size`` crop and a random horizontal flip, as
-pix2pix does (286 -> 256). Validation images are resized (short side = size) and centre-cropped.
+Photos are decoded once (short side resized to ``load_size`` = the load scale, 1.12 by default, x the
+training size) and augmented every batch by a random ``size`` x ``size`` crop and a random horizontal
+flip, as pix2pix does (286 -> 256). Validation images are resized (short side = size) and centre-cropped.
 The conversion to Lab runs in torch, on the training device, batch by batch.
 """
 
@@ -286,6 +286,7 @@ def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: i
 _RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                             [0.212671, 0.715160, 0.072169],
                             [0.019334, 0.119193, 0.950227]])
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
 _WHITE = torch.tensor([0.950456, 1.0, 1.088754])
 
 
@@ -316,7 +317,7 @@ def lab_norm_to_srgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     fy = (lightness + 16.0) / 116.0
     f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-1)
     xyz = torch.where(f > 6.0 / 29.0, f ** 3, (f - 16.0 / 116.0) / 7.787) * _WHITE.to(f.device)
-    linear = (xyz @ torch.linalg.inv(_RGB_TO_XYZ).to(f.device).T).clamp(0.0, 1.0)
+    linear = (xyz @ _XYZ_TO_RGB.to(f.device).T).clamp(0.0, 1.0)
     encoded = torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp_min(1e-8) ** (1.0 / 2.4) - 0.055)
     return encoded * 255.0
 
