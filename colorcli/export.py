@@ -166,15 +166,19 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
             # one pass on all views: the exporter folds BatchNorm only into convs no two nodes share
             out = self.generator(torch.cat(views, dim=0))
             n = L.shape[0]
-            total, counts = 0, 0
+            total = 0
             for index in range(len(views)):
                 ab = out[index * n : (index + 1) * n]
                 if index >= len(shifts):
                     ab = torch.flip(ab, [3])
-                dy, dx = shifts[index % len(shifts)]  # move the view's colours back onto L's pixels
-                total = total + F.pad(ab, (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
-                counts = counts + F.pad(torch.ones_like(L), (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
-            return total / counts
+                total = total + _moved_back(ab, *shifts[index % len(shifts)])
+            # how many views hold each pixel: the shifts' coverage, once per flip
+            coverage = sum(_moved_back(torch.ones_like(L), dy, dx) for dy, dx in shifts)
+            return total / (coverage * (len(views) // len(shifts)))
+
+    def _moved_back(view, dy: int, dx: int):
+        """A view of L moved by (dy, dx), moved back onto L's pixels (zero where it held none)."""
+        return F.pad(view, (1, 1, 1, 1))[:, :, _SHIFTED[-dy], _SHIFTED[-dx]]
 
     return InferenceOptions().eval()
 
