@@ -238,20 +238,26 @@ def _worker(worker_id: int, tasks, results, requests, replies, options: Options,
             raise ColorcliError(reply)
         return reply
 
-    while True:
-        task = _get_while_parent_lives(tasks)
-        if task is None:
-            return
-        job, ref_path = task
-        try:
-            record = _process(job, ref_path, options, infer, size)
-        except ColorcliError as error:
-            record = _record(job.src, job.rel, "failed", _strip_path(str(error), job.src))
-        except MemoryError:
-            record = _record(job.src, job.rel, "failed", "out of memory")
-        except Exception as error:  # noqa: BLE001 - an unforeseen decoder error fails this file, not the run
-            record = _record(job.src, job.rel, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
-        results.put((worker_id, record))
+    try:
+        while True:
+            task = _get_while_parent_lives(tasks)
+            if task is None:
+                return
+            job, ref_path = task
+            try:
+                record = _process(job, ref_path, options, infer, size)
+            except ColorcliError as error:
+                record = _record(job.src, job.rel, "failed", _strip_path(str(error), job.src))
+            except MemoryError:
+                record = _record(job.src, job.rel, "failed", "out of memory")
+            except Exception as error:  # noqa: BLE001 - an unforeseen decoder error fails this file, not the run
+                record = _record(job.src, job.rel, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
+            results.put((worker_id, record))
+    finally:
+        # Past its last file a worker has nothing left to clean up. A SIGTERM from the parent's stop that
+        # lands during interpreter shutdown must end it quietly, not raise SystemExit inside an exit
+        # handler (Python prints that as a traceback on the user's terminal).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _strip_path(message: str, src: Path) -> str:

@@ -219,6 +219,22 @@ def _big_tree(root: Path, count: int, side: int) -> None:
         Image.fromarray(np.roll(base, i, axis=0)).save(root / f"scan{i:03d}.png", compress_level=1)
 
 
+def test_a_worker_past_its_last_file_ends_quietly_on_sigterm(tmp_path):
+    """The parent's stop may send SIGTERM while a finished worker is in interpreter shutdown: from then on
+    SIGTERM must just end it, not raise SystemExit inside an exit handler (a traceback on the terminal)."""
+    import queue
+
+    tasks = queue.Queue()
+    tasks.put(None)  # no work: the worker returns at once
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        pipeline._worker(0, tasks, queue.Queue(), queue.Queue(), queue.Queue(), pipeline.Options(out=tmp_path), 64)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+
+
 def test_sigint_stops_within_seconds_and_leaves_only_whole_files(tmp_path, tiny_model_path):
     _big_tree(tmp_path / "in", count=40, side=1500)
     out = tmp_path / "out"
