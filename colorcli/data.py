@@ -128,9 +128,31 @@ def download_cifar10(data_dir: Path) -> Path:
 # --- folders of photos ----------------------------------------------------------------------------
 
 
+def read_image_list(path: Path) -> list[Path]:
+    """The photos a list file names: one path a line, relative to the list's folder or absolute; # comments."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the image list ({error})") from None
+    files = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            files.append((path.parent / line).resolve())
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} listed image(s) not found, e.g. {missing[0]}")
+    return files
+
+
 def list_images(root: Path) -> list[Path]:
-    """Image files under root, recursively, in a stable (sorted) order; hidden entries skipped."""
+    """Image files under root, recursively, in a stable (sorted) order; hidden entries skipped.
+
+    A .txt file instead of a folder is a list of images (read_image_list)."""
     root = Path(root)
+    if root.suffix.lower() == ".txt" and root.is_file():
+        return read_image_list(root)
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found")
     found = []
@@ -196,26 +218,31 @@ def _decode_all(paths: list[Path], short: int, workers: int) -> tuple[list[np.nd
 
 
 def _set_names(folders: list[Path]) -> list[str]:
-    """Short unique names for validation folders: the folder name, with its parent where needed."""
-    names = [f.name for f in folders]
-    return [f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name for f in folders]
+    """Short unique names for validation folders (or lists): the name, with its parent where needed."""
+    names = [f.stem if f.is_file() else f.name for f in folders]
+    return [f"{f.parent.name}/{n}" if names.count(n) > 1 else n for f, n in zip(folders, names)]
 
 
 def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: float = 0.05,
                 limit: int | None = None, val_limit: int | None = None, workers: int = 2,
-                load_scale: float = LOAD_SCALE) -> Split:
+                load_scale: float = LOAD_SCALE, exclude: list[Path] = ()) -> Split:
     """Training photos from ROOT and one or more validation sets.
 
-    With val_dirs, each folder is a validation set (the first one picks the best checkpoint) and any of
-    them inside ROOT is held out of training: a second set from another source than the training
-    photos keeps the validation honest. Without, a fixed fraction of ROOT is held out by path hash.
+    With val_dirs, each folder (or image list) is a validation set (the first one picks the best
+    checkpoint) and any of them inside ROOT is held out of training: a second set from another source
+    than the training photos keeps the validation honest. Without, a fixed fraction of ROOT is held out
+    by path hash. Photos named by the ``exclude`` lists are never trained on (a protocol's test sets).
     """
     root = Path(root)
     files = list_images(root)
+    excluded = {p for listing in exclude for p in read_image_list(listing)}
+    files = [p for p in files if p.resolve() not in excluded]
     val_dirs = [Path(d).resolve() for d in val_dirs]
     if val_dirs:
-        train_files = [p for p in files if not any(p.resolve().is_relative_to(d) for d in val_dirs)]
         val_lists = [list_images(d) for d in val_dirs]
+        validation = {p.resolve() for val_files in val_lists for p in val_files}
+        train_files = [p for p in files if p.resolve() not in validation
+                       and not any(p.resolve().is_relative_to(d) for d in val_dirs)]
         names = _set_names(val_dirs)
     else:
         rel = [str(p.relative_to(root)) for p in files]
@@ -238,6 +265,7 @@ def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: 
     first = names[0]
     description = {
         "dataset": str(root),
+        "excluded": {"lists": [str(Path(x).resolve()) for x in exclude], "images": len(excluded)},
         "val": {name: str(folder) for name, folder in zip(names, val_dirs)} if val_dirs
         else f"held out by sha1 of path, fraction {val_fraction}",
         "train_images": len(train),

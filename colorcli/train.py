@@ -43,6 +43,7 @@ class TrainOptions:
     download: bool = False
     val_dir: list[str] = dataclasses.field(default_factory=list)  # first one picks the best checkpoint
     val_fraction: float = 0.05
+    exclude_list: list[str] = dataclasses.field(default_factory=list)  # lists of photos never trained on
     cifar_holdout: int = 0  # cifar10: validate on the last N training images instead of the test batch
     size: int | None = None  # None: 32 for cifar10, 256 for folders
     load_scale: float = LOAD_SCALE  # random crops of size come from images resized to this x size
@@ -116,7 +117,7 @@ def load_split(o: TrainOptions) -> Split:
                                 holdout=o.cifar_holdout, load_scale=o.load_scale)
     return load_folder(Path(o.dataset), size, val_dirs=[Path(d) for d in o.val_dir],
                        val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers,
-                       load_scale=o.load_scale)
+                       load_scale=o.load_scale, exclude=[Path(x) for x in o.exclude_list])
 
 
 class Trainer:
@@ -442,12 +443,28 @@ class Trainer:
         return record
 
 
+def ema_decay(decay: float, updates: int) -> float:
+    """The decay of the update after ``updates`` averaged steps: it grows from 0.18 towards DECAY as
+    (1 + n) / (10 + n) does, so that the average follows a young generator instead of keeping its
+    untrained decoder for thousands of steps (photo folders have about 80 steps an epoch)."""
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
 def _moving_average(generator: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
     """An exponential moving average of the generator's weights and BatchNorm statistics, updated
-    after every generator step; its first update copies the generator."""
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    after every generator step with the warmed-up decay of ema_decay; its first update copies the generator."""
+    from torch.optim.swa_utils import AveragedModel
 
-    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+        weight = 1.0 - ema_decay(decay, int(updates))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, weight)
+        else:  # BatchNorm's batch counters
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return AveragedModel(generator, multi_avg_fn=update, use_buffers=True)
 
 
 def colour_counts(bank: np.ndarray | list) -> torch.Tensor:
@@ -574,6 +591,8 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
     if options.dataset == "cifar10" and options.val_dir:
         raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch "
                          "(or, with --cifar-holdout N, on its last N training images)")
+    if options.dataset == "cifar10" and options.exclude_list:
+        raise UsageError("--exclude-list is for photo folders; cifar10 holds out with --cifar-holdout")
     if options.cifar_holdout and options.dataset != "cifar10":
         raise UsageError("--cifar-holdout is for --dataset cifar10; photo folders hold out --val-dir or --val-fraction")
     split = load_split(options)

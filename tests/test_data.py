@@ -153,6 +153,31 @@ def test_folder_skips_grayscale_and_corrupt_files(tmp_path):
     assert all(min(img.shape[:2]) == 32 for img in native.train) and native.description["load_size"] == 32
 
 
+def test_exclude_lists_and_listed_validation_sets_stay_out_of_training(tmp_path):
+    colour = smooth_colour_images(8, size=40)
+    for i, img in enumerate(colour):
+        _save(tmp_path / "photos" / ("a" if i < 4 else "b") / f"c{i}.png", img)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "never.txt").write_text("# the protocol's test photos\n../photos/a/c0.png\n"
+                                                   f"{tmp_path / 'photos' / 'b' / 'c5.png'}\n\n")
+    (tmp_path / "lists" / "choose.txt").write_text("../photos/a/c1.png\n../photos/b/c6.png  # a comment\n")
+
+    split = data.load_folder(tmp_path / "photos", size=32, val_dirs=[tmp_path / "lists" / "choose.txt"],
+                             exclude=[tmp_path / "lists" / "never.txt"], workers=2)
+    assert len(split.train) == 4  # 8 less two excluded, less two validating
+    assert split.val.shape == (2, 32, 32, 3)
+    assert split.description["excluded"]["images"] == 2
+    assert list(split.description["val_sets"]) == ["choose"]
+    trained = {img.tobytes() for img in split.train}
+    for i in (0, 1, 5, 6):
+        assert data.resize_short_side(colour[i], data.load_size_for(32)).tobytes() not in trained
+    assert data.resize_short_side(colour[2], data.load_size_for(32)).tobytes() in trained
+
+    (tmp_path / "lists" / "bad.txt").write_text("../photos/a/missing.png\n")
+    with pytest.raises(DataError, match="bad.txt: 1 listed image"):
+        data.load_folder(tmp_path / "photos", size=32, exclude=[tmp_path / "lists" / "bad.txt"], workers=2)
+
+
 def test_held_out_split_is_fixed_by_path(tmp_path):
     names = [f"dir{i % 3}/img{i}.jpg" for i in range(400)]
     chosen = [n for n in names if data.held_out(n, 0.1)]

@@ -15,7 +15,7 @@ from colorcli import checkpoint  # noqa: E402
 from colorcli.cli import cli  # noqa: E402
 from colorcli.data import Split  # noqa: E402
 from colorcli.errors import CheckpointError, MissingDependencyError, UsageError  # noqa: E402
-from colorcli.train import Trainer, TrainOptions, collapse_warnings, lr_factor, train  # noqa: E402
+from colorcli.train import Trainer, TrainOptions, collapse_warnings, ema_decay, lr_factor, train  # noqa: E402
 from test_data import smooth_colour_images, write_cifar  # noqa: E402
 
 
@@ -106,8 +106,9 @@ def test_ema_validates_the_moving_average_of_the_weights(tmp_path):
     for _ in range(3):
         trainer.train_step(trainer.train_batches.batch(plan, 0, 8))
         seen.append({k: v.detach().clone() for k, v in trainer.G.state_dict().items() if v.is_floating_point()})
-    # the first update copies; each later one keeps 0.75 of the average
-    expected = {k: 0.75 * (0.75 * seen[0][k] + 0.25 * seen[1][k]) + 0.25 * seen[2][k] for k in seen[0]}
+    # the first update copies; the n-th later one keeps min(0.75, (1 + n) / (10 + n)) of the average
+    d1, d2 = 2 / 11, 3 / 12
+    expected = {k: d2 * (d1 * seen[0][k] + (1 - d1) * seen[1][k]) + (1 - d2) * seen[2][k] for k in seen[0]}
     averaged = trainer.generator.state_dict()
     assert all(torch.allclose(averaged[k], expected[k], atol=1e-6) for k in expected)
     assert any(not torch.allclose(averaged[k], seen[2][k]) for k in expected)
@@ -115,6 +116,28 @@ def test_ema_validates_the_moving_average_of_the_weights(tmp_path):
     with_average = trainer.predict(images)
     trainer.G_ema = None
     assert not np.array_equal(with_average, trainer.predict(images))
+
+
+def test_ema_decay_warms_up_to_the_asked_decay():
+    assert ema_decay(0.999, 1) == pytest.approx(2 / 11)
+    assert ema_decay(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay(0.999, 10**6) == 0.999
+    assert ema_decay(0.5, 20) == 0.5
+
+
+def test_an_early_average_stays_close_to_the_weights_as_trained(tmp_path):
+    """With --ema 0.999 the average of the first steps must not stay near the untrained generator."""
+    trainer = tiny_trainer(tmp_path, ema=0.999, lr=1e-2)
+    start = {k: v.detach().clone() for k, v in trainer.G.state_dict().items() if v.is_floating_point()}
+    plan = trainer.train_batches.plan(trainer.data_rng)
+    for _ in range(30):
+        trainer.train_step(trainer.train_batches.batch(plan, 0, 8))
+    trained = {k: v for k, v in trainer.G.state_dict().items() if k in start}
+    averaged = trainer.generator.state_dict()
+    moved = sum(float((trained[k] - start[k]).norm()) for k in start)
+    lag = sum(float((averaged[k] - trained[k]).norm()) for k in start)
+    assert moved > 0
+    assert lag < 0.5 * moved  # a plain 0.999 average would still sit ~97% of the way back at the start
 
 
 def test_new_save_replaces_old_files(tmp_path):

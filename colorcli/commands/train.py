@@ -16,9 +16,13 @@ _PATH = click.Path(path_type=Path, file_okay=False)
                    "(required unless --resume).")
 @click.option("--data-dir", type=_PATH, help="Folder holding cifar-10-batches-py (for --dataset cifar10).")
 @click.option("--download", is_flag=True, help="Fetch the official CIFAR-10 archive (md5-checked) into --data-dir.")
-@click.option("--val-dir", type=_PATH, multiple=True,
-              help="Validation photos; repeat for more sets (the first picks the best checkpoint; any inside "
-                   "--dataset is held out of training). Default: a fixed 5% of --dataset, chosen by path hash.")
+@click.option("--val-dir", type=click.Path(path_type=Path, exists=True), multiple=True,
+              help="Validation photos: a folder, or a .txt list of images (a path a line, relative to the list); "
+                   "repeat for more sets (the first picks the best checkpoint; any inside --dataset is held out "
+                   "of training). Default: a fixed 5% of --dataset, chosen by path hash.")
+@click.option("--exclude-list", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              metavar="FILE", help="A .txt list of photos never to train on (a path a line, relative to the list), "
+                                   "e.g. a protocol's test sets: benchmarks/photo_protocol.py --write-lists.")
 @click.option("--cifar-holdout", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="cifar10: validate (and pick the best epoch) on the last N training images, never trained on, "
                    "instead of the test batch, which then stays unseen (0: the test batch validates).")
@@ -112,6 +116,7 @@ def train(ctx, **kwargs):
     kwargs = {k: (str(v.resolve()) if isinstance(v, Path) and k != "out" else str(v) if isinstance(v, Path) else v)
               for k, v in kwargs.items()}
     kwargs["val_dir"] = [str(Path(d).resolve()) for d in kwargs["val_dir"]]
+    kwargs["exclude_list"] = [str(Path(d).resolve()) for d in kwargs["exclude_list"]]
     if kwargs["dataset"] and kwargs["dataset"] != "cifar10":
         kwargs["dataset"] = str(Path(kwargs["dataset"]).resolve())
     options = TrainOptions(**kwargs, command="colorcli " + " ".join(sys.argv[1:]))

