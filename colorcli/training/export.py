@@ -295,8 +295,8 @@ def export_model(
             f"colorcli export needs the train extra ({error.name} is missing): pip install 'colorcli[train]'"
         ) from None
 
-    from colorcli.checkpoint import load_generator
     from colorcli.fetch import validate_model
+    from colorcli.training.checkpoint import load_generator
 
     say = log or (lambda message: None)
     out = Path(out)
