@@ -4,5 +4,5 @@
 old-scan inputs (``degrade``), and saves ``checkpoint`` files and ``plots``; ``export`` turns a
 checkpoint into a verified ONNX model that follows colorcli.contract. Only the train and export
 commands import this package, and only when they run: the inference library in ``colorcli`` never
-loads torch.
+loads torch (tests/test_layout.py checks it).
 """
