@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from colorcli import color, contract, metrics
-from colorcli.data import CIFAR_TRAIN, cifar_folder, read_cifar_batch
+from colorcli.training.data import CIFAR_TRAIN, cifar_folder, read_cifar_batch
 from colorcli.runtime import Colorizer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 
-from colorcli.data import CIFAR_TEST, cifar_folder, read_cifar_batch
+from colorcli.training.data import CIFAR_TEST, cifar_folder, read_cifar_batch
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

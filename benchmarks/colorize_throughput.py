@@ -148,9 +148,9 @@ def benchmark_model(workdir: Path) -> str:
         return str(resolve_model(None))
     except ModelError:
         pass
-    from colorcli.checkpoint import save_checkpoint
-    from colorcli.export import export_model
-    from colorcli.models import build_generator, unet_config
+    from colorcli.training.checkpoint import save_checkpoint
+    from colorcli.training.export import export_model
+    from colorcli.training.models import build_generator, unet_config
 
     config = {"model": unet_config(256, ngf=32), "normalisation": {"input": "L/50-1", "output": "ab/110"},
               "training": {"note": "untrained: benchmark of speed only"}, "epoch": 0, "metrics": {}}

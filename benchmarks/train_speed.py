@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import torch
 
-from colorcli.data import Split, load_size_for
-from colorcli.train import Trainer, TrainOptions
+from colorcli.training.data import Split, load_size_for
+from colorcli.training.loop import Trainer, TrainOptions
 
 
 def images(n: int, size: int) -> np.ndarray:

@@ -44,6 +44,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
         raise
 
 
+def temp_beside(path: Path) -> Path:
+    """An empty temp file in PATH's folder, named like atomic_write's so temp_files_of finds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    os.close(handle)
+    os.chmod(temp, FILE_MODE)  # mkstemp's 0600 would otherwise survive the rename
+    return Path(temp)
+
+
 def write_json(path: str | os.PathLike, data) -> None:
     with atomic_write(path, "w") as handle:
         json.dump(data, handle, indent=2, default=str)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,15 +73,6 @@ def file_hash(path: Path, algorithm: str = "sha256") -> str:
 
 def sha256_file(path: Path) -> str:
     return file_hash(path, "sha256")
-
-
-def temp_beside(path: Path) -> Path:
-    """An empty temp file in PATH's folder, named like colorcli.atomic's so its cleanup finds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=atomic.TEMP_SUFFIX, dir=path.parent)
-    os.close(handle)
-    os.chmod(temp, atomic.FILE_MODE)  # mkstemp's 0600 would otherwise survive the rename
-    return Path(temp)
 
 
 def _record_path(name: str) -> Path:

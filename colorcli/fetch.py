@@ -1,9 +1,9 @@
 """Getting models into the cache: download (pooch over HTTP) or import a local file.
 
 Every path into the cache is the same: bytes land in a temp file inside the cache folder, the
-sha256 is checked, the file is loaded with ONNX Runtime and checked against the model contract,
-and only then is it renamed into place. Any failure removes the temp file, so nothing half-made
-is left behind.
+sha256 is checked, the file is loaded with ONNX Runtime and checked against the model contract
+(runtime.validate_model, which export uses too), and only then is it renamed into place. Any
+failure removes the temp file, so nothing half-made is left behind.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from colorcli import cache, contract, registry
+from colorcli import atomic, cache, registry
 from colorcli.errors import DownloadError, ModelError, UsageError
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total; 0 when unknown)
@@ -21,38 +21,6 @@ ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total; 0 whe
 
 def is_url(spec: str) -> bool:
     return urlparse(spec).scheme in ("http", "https")
-
-
-def validate_model(path: Path, label: str | None = None) -> dict[str, str]:
-    """Load PATH with ONNX Runtime, check the model contract, run it once; return its metadata.
-
-    LABEL names the model in messages (a URL or the user's file rather than a temp file).
-    """
-    import numpy as np
-
-    from colorcli import runtime
-
-    label = label or str(path)
-    try:
-        session, _ = runtime.create_session(path, provider="cpu")
-    except ModelError as error:
-        raise ModelError(str(error).replace(str(path), label)) from None
-    info = runtime.read_model_info(session, Path(label))
-    for kind, (arg,), channels in (("input", session.get_inputs(), 1), ("output", session.get_outputs(), 2)):
-        if arg.type != "tensor(float)" or arg.shape[1] != channels:
-            raise ModelError(
-                f"{label}: {kind} {arg.name!r} must be float32 [N,{channels},H,W], found {arg.type} {arg.shape}"
-            )
-    unit = info.size_unit
-    probe = np.zeros((1, 1, unit, unit), np.float32)
-    try:
-        (result,) = session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: probe})
-    except Exception as error:  # onnxruntime raises its own unrelated exception types
-        raise ModelError(f"{label}: fails on a {unit}x{unit} input ({str(error).splitlines()[0]})") from None
-    if result.shape != (1, 2, unit, unit):
-        expected = (1, 2, unit, unit)
-        raise ModelError(f"{label}: output shape {result.shape} for a {unit}x{unit} input, expected {expected}")
-    return info.metadata
 
 
 class _PoochProgress:
@@ -106,6 +74,8 @@ def _admit(name: str, temp: Path, expected_sha256: str | None, source: str) -> c
     entry = registry.REGISTRY.get(name)
     if entry is not None and actual != entry.sha256:
         raise UsageError(f"{name!r} is a published model with another sha256; choose another --name")
+    from colorcli.runtime import validate_model
+
     metadata = validate_model(temp, label=source)
     return cache.install(name, temp, actual, source, metadata)
 
@@ -144,7 +114,7 @@ def fetch_model(
     if hit is not None:
         return hit, False
 
-    temp = cache.temp_beside(cache.model_path(name))
+    temp = atomic.temp_beside(cache.model_path(name))
     try:
         _download(url, temp, progress, timeout)
         return _admit(name, temp, expected, url), True
@@ -159,7 +129,7 @@ def import_model(source: Path, name: str | None = None, sha256: str | None = Non
         raise ModelError(f"{source}: no such model file")
     name = cache.check_name(name or source.stem)
     expected = cache.check_sha256(sha256) if sha256 else None
-    temp = cache.temp_beside(cache.model_path(name))
+    temp = atomic.temp_beside(cache.model_path(name))
     try:
         shutil.copyfile(source, temp)
         return _admit(name, temp, expected, str(source.resolve()))

@@ -1,7 +1,8 @@
 """ONNX Runtime sessions for contract-following generators (see colorcli.contract).
 
 A Colorizer is one loaded model: `Colorizer.load("model.onnx").colorize(gray_uint8)` gives RGB.
-The batch pipeline uses its pieces (predict_ab) from its own processes.
+The batch pipeline uses its pieces (predict_ab) from its own processes. validate_model checks a
+file against the contract before fetch admits it to the cache or export writes it.
 """
 
 from __future__ import annotations
@@ -160,6 +161,34 @@ def read_model_info(session, path: Path) -> ModelInfo:
         if unit < 1 or size < unit or size % unit:
             raise ModelError(f"{path}: size {size} is not a multiple of size unit {unit}")
     return ModelInfo(path=path, native_size=native, size_unit=unit, inference_size=inference, metadata=metadata)
+
+
+def validate_model(path: Path, label: str | None = None) -> dict[str, str]:
+    """Load PATH with ONNX Runtime, check the model contract, run it once; return its metadata.
+
+    LABEL names the model in messages (a URL or the user's file rather than a temp file).
+    """
+    label = label or str(path)
+    try:
+        session, _ = create_session(path, provider="cpu")
+    except ModelError as error:
+        raise ModelError(str(error).replace(str(path), label)) from None
+    info = read_model_info(session, Path(label))
+    for kind, (arg,), channels in (("input", session.get_inputs(), 1), ("output", session.get_outputs(), 2)):
+        if arg.type != "tensor(float)" or arg.shape[1] != channels:
+            raise ModelError(
+                f"{label}: {kind} {arg.name!r} must be float32 [N,{channels},H,W], found {arg.type} {arg.shape}"
+            )
+    unit = info.size_unit
+    probe = np.zeros((1, 1, unit, unit), np.float32)
+    try:
+        (result,) = session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: probe})
+    except Exception as error:  # onnxruntime raises its own unrelated exception types
+        raise ModelError(f"{label}: fails on a {unit}x{unit} input ({str(error).splitlines()[0]})") from None
+    if result.shape != (1, 2, unit, unit):
+        expected = (1, 2, unit, unit)
+        raise ModelError(f"{label}: output shape {result.shape} for a {unit}x{unit} input, expected {expected}")
+    return info.metadata
 
 
 class Colorizer:

@@ -12,8 +12,9 @@ from PIL import Image
 
 import torch  # noqa: E402  (the train extra is part of the test install)
 
-from colorcli import color, data, metrics  # noqa: E402
+from colorcli import color, metrics  # noqa: E402
 from colorcli.errors import DataError, DownloadError  # noqa: E402
+from colorcli.training import data  # noqa: E402
 from conftest import SHARED_DATA  # noqa: E402
 
 

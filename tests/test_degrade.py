@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from colorcli.degrade import GRAIN_STD, Degradations, degrade
+from colorcli.training.degrade import GRAIN_STD, Degradations, degrade
 from tests.conftest import SHARED_DATA
 
 VAL = SHARED_DATA / "photos" / "val" / "bsds500"

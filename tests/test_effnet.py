@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from colorcli import effnet
 from colorcli.errors import MissingDependencyError, ModelError
+from colorcli.training import effnet
 from tests.conftest import SHARED_DATA
 
 IMAGENET = SHARED_DATA / "photos" / "train" / "imagenet"

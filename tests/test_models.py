@@ -6,7 +6,7 @@ import pytest
 
 import torch  # noqa: E402  (the train extra is part of the test install)
 
-from colorcli import models  # noqa: E402
+from colorcli.training import models  # noqa: E402
 
 
 @pytest.mark.parametrize("size, levels", [(4, 2), (8, 3), (16, 4), (32, 5), (64, 6), (128, 7), (256, 8), (96, 5)])

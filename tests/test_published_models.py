@@ -53,7 +53,7 @@ def test_embedded_model_is_the_published_photo_model():
 
 
 def test_cifar10_model_beats_gray_on_real_test_images():
-    from colorcli.data import CIFAR_TEST, cifar_folder, read_cifar_batch
+    from colorcli.training.data import CIFAR_TEST, cifar_folder, read_cifar_batch
 
     refs = read_cifar_batch(cifar_folder(SHARED_DATA) / "test_batch", CIFAR_TEST["test_batch"])[:1000]
     colorizer = Colorizer.load(str(ROOT / "export" / "effnet-lite0-cifar10.onnx"), provider="cpu")

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 import torch  # noqa: E402  (the train extra is part of the test install)
 
-from colorcli import checkpoint  # noqa: E402
 from colorcli.cli import cli  # noqa: E402
-from colorcli.data import Split  # noqa: E402
 from colorcli.errors import CheckpointError, MissingDependencyError, UsageError  # noqa: E402
-from colorcli.train import Trainer, TrainOptions, collapse_warnings, ema_decay, lr_factor, train  # noqa: E402
+from colorcli.training import checkpoint  # noqa: E402
+from colorcli.training.data import Split  # noqa: E402
+from colorcli.training.loop import Trainer, TrainOptions, collapse_warnings, ema_decay, lr_factor, train  # noqa: E402
 from test_data import smooth_colour_images, write_cifar  # noqa: E402
 
 
@@ -158,8 +158,8 @@ def _options(tmp_path, out, epochs, **extra) -> TrainOptions:
 def _cifar_md5(monkeypatch, tmp_path):
     """Synthetic batches, and their md5s in place of the official list (the md5 check still runs)."""
     train_md5, test_md5, _ = write_cifar(tmp_path / "data", per_batch=4)
-    monkeypatch.setattr("colorcli.data.CIFAR_TRAIN", train_md5)
-    monkeypatch.setattr("colorcli.data.CIFAR_TEST", test_md5)
+    monkeypatch.setattr("colorcli.training.data.CIFAR_TRAIN", train_md5)
+    monkeypatch.setattr("colorcli.training.data.CIFAR_TEST", test_md5)
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])
@@ -264,9 +264,9 @@ def test_init_from_carries_effnet_weights_to_an_upsampling_encoder(tmp_path):
 
 
 def test_rebalance_weights_the_l1_by_the_training_colours(tmp_path):
-    from colorcli import losses
-    from colorcli.data import rgb8_to_lab_norm
-    from colorcli.train import colour_counts
+    from colorcli.training import losses
+    from colorcli.training.data import rgb8_to_lab_norm
+    from colorcli.training.loop import colour_counts
 
     images = smooth_colour_images(8, size=36)
     counts = colour_counts(images)
@@ -288,7 +288,7 @@ def test_rebalance_weights_the_l1_by_the_training_colours(tmp_path):
 
 
 def test_pixel_loss_mse_trains_on_the_squared_error(tmp_path):
-    from colorcli.data import rgb8_to_lab_norm
+    from colorcli.training.data import rgb8_to_lab_norm
 
     trainer = tiny_trainer(tmp_path, pixel_loss="mse")
     L, real_ab = rgb8_to_lab_norm(torch.from_numpy(smooth_colour_images(8, size=32)))
@@ -301,8 +301,8 @@ def test_pixel_loss_mse_trains_on_the_squared_error(tmp_path):
 
 
 def test_log_mse_with_colourfulness_trains_on_the_srgb_objective(tmp_path):
-    from colorcli import losses
-    from colorcli.data import rgb8_to_lab_norm
+    from colorcli.training import losses
+    from colorcli.training.data import rgb8_to_lab_norm
 
     trainer = tiny_trainer(tmp_path, pixel_loss="log-mse", lambda_l1=1.0, colourfulness_weight=0.2)
     L, real_ab = rgb8_to_lab_norm(torch.from_numpy(smooth_colour_images(8, size=32)))

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorcli.cli import cli
-from colorcli.data import Split
-from colorcli.train import Trainer, TrainOptions
+from colorcli.training.data import Split
+from colorcli.training.loop import Trainer, TrainOptions
 from test_data import smooth_colour_images
 
 
@@ -41,7 +41,7 @@ def _one_step(trainer: Trainer) -> dict:
 
 
 def test_encoder_learns_at_its_own_rate_and_can_be_frozen(tmp_path):
-    from colorcli.effnet import parameter_groups
+    from colorcli.training.effnet import parameter_groups
 
     trainer = effnet_trainer(tmp_path, lr=2e-4, lr_encoder=3e-5, freeze_encoder_epochs=1)
     assert [g["lr"] for g in trainer.opt_G.param_groups] == [3e-5, 2e-4]

@@ -76,7 +76,11 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
         raise UsageError("--model and --size are for benchmark mode; with --pred the predictions are scored as they are")
     if fid_weights is not None and not fid:
         raise UsageError("--fid-weights needs --fid")
-    fid_network = evaluate.load_fid_network(fid_weights) if fid else None
+    fid_network = None
+    if fid:
+        from colorcli import fid as fid_metric  # needs torch, so only loaded for --fid
+
+        fid_network = fid_metric.load_fid_network(fid_weights)
     workers = workers or evaluate.default_workers()
 
     colorizer = spec = None
@@ -115,7 +119,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
         "images": records,
     }
     if fid_network is not None:
-        report["fid"] = evaluate.fid(fid_network, records, colorizer)
+        report["fid"] = fid_metric.fid(fid_network, records, colorizer)
         if "warning" in report["fid"]:
             err.print(f"warning: {report['fid']['warning']}", markup=False, style="yellow", soft_wrap=True)
 

@@ -42,7 +42,7 @@ def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, 
       colorcli export runs/bsds --out export/unet-bsds-fp16.onnx --fp16 --images photos/val
       colorcli fetch --from export/unet-bsds.onnx --name unet-bsds
     """
-    from colorcli.export import export_model, parity_images
+    from colorcli.training.export import export_model, parity_images
 
     images = parity_images(images_dir) if images_dir else ()
     result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo,

@@ -110,7 +110,7 @@ def train(ctx, **kwargs):
         import safetensors  # noqa: F401
     except ImportError as error:
         raise MissingDependencyError(f"colorcli train needs {error.name}: pip install \"colorcli[train]\"") from None
-    from colorcli.train import TrainOptions, train as run_training
+    from colorcli.training.loop import TrainOptions, train as run_training
 
     # absolute paths, so that --resume works from any folder
     kwargs = {k: (str(v.resolve()) if isinstance(v, Path) and k != "out" else str(v) if isinstance(v, Path) else v)

@@ -19,7 +19,7 @@ every data file to a temporary name and renames it, then replaces ``TAG.json`` t
 removes the files of that tag the new JSON no longer names. The JSON rename is the commit: a
 crash at any moment leaves the previous checkpoint whole.
 
-``config`` (written by colorcli.train) has at least:
+``config`` (written by colorcli.training.loop) has at least:
 ``model`` (architecture "unet", ngf, levels, native_size, size_unit = 2**levels, ...),
 ``normalisation`` ({"input": "L/50-1", "output": "ab/110"}), ``training`` (dataset, size, epochs,
 command, wall time, hardware, ...), ``data``, ``epoch`` (1-based, completed epochs) and
@@ -203,7 +203,7 @@ def _config_from_safetensors(path: Path) -> dict:
 
 def build_generator(model_config: dict):
     """Rebuild the (untrained) generator described by ``config["model"]``."""
-    from colorcli.models import build_generator as build
+    from colorcli.training.models import build_generator as build
 
     try:
         return build(model_config)

@@ -295,8 +295,8 @@ def export_model(
             f"colorcli export needs the train extra ({error.name} is missing): pip install 'colorcli[train]'"
         ) from None
 
-    from colorcli.checkpoint import load_generator
-    from colorcli.fetch import validate_model
+    from colorcli.runtime import validate_model
+    from colorcli.training.checkpoint import load_generator
 
     say = log or (lambda message: None)
     out = Path(out)
@@ -337,7 +337,7 @@ def export_model(
     except onnx.checker.ValidationError as error:
         raise ModelError(f"exported model fails onnx.checker: {str(error).splitlines()[0]}") from None
 
-    temp = cache.temp_beside(out)
+    temp = atomic.temp_beside(out)
     try:
         onnx.save(proto, str(temp))
         metadata = validate_model(temp, label=str(out))

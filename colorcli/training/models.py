@@ -141,7 +141,7 @@ def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: i
             raise ValueError("--encoder-scale applies to the effnet generators only")
         return unet_config(size, ngf, dropout_blocks=dropout_blocks)
     if generator in GENERATORS:
-        from colorcli.effnet import effnet_config
+        from colorcli.training.effnet import effnet_config
 
         return effnet_config(size, variant=generator.split("-", 1)[1], encoder_scale=encoder_scale)
     raise ValueError(f"unknown generator {generator!r} (choose from {', '.join(GENERATORS)})")
@@ -154,7 +154,7 @@ def build_generator(model_config: dict, pretrained: bool = False) -> nn.Module:
     """
     architecture = str(model_config.get("architecture"))
     if architecture.startswith("effnet-"):
-        from colorcli.effnet import build_effnet_generator
+        from colorcli.training.effnet import build_effnet_generator
 
         return build_effnet_generator(model_config, pretrained=pretrained)
     if architecture != ARCHITECTURE:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import MissingDependencyError, ModelError
+from colorcli.errors import MissingDependencyError, ModelError
 
 ARCHITECTURE_PREFIX = "effnet-"
 SIZE_UNIT = 32  # the encoder's total stride

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from colorcli.data import lab_norm_to_srgb
+from colorcli.training.data import lab_norm_to_srgb
 
 
 def adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:

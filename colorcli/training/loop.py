@@ -2,7 +2,7 @@
 
 ``train(options, report)`` runs a whole training. It never prints: every event goes to
 ``report(kind, data)`` with kind one of "start", "step", "epoch", "note" (the CLI draws them).
-A run directory holds last.json / best.json (colorcli.checkpoint), metrics.jsonl (one record per
+A run directory holds last.json / best.json (colorcli.training.checkpoint), metrics.jsonl (one record per
 epoch), curves.png and samples/epoch_NNNN.png (gray | prediction | truth).
 """
 
@@ -22,9 +22,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from colorcli import __version__, checkpoint, color, contract, losses, metrics, models, plots
-from colorcli.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
+from colorcli import __version__, color, contract, metrics
 from colorcli.errors import CheckpointError, ColorcliError, UsageError
+from colorcli.training import checkpoint, losses, models, plots
+from colorcli.training.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
 
 BEST_METRIC = "ciede2000"  # mean CIEDE2000 on the validation split, lower is better
 METRICS_FILE = "metrics.jsonl"
@@ -181,7 +182,7 @@ class Trainer:
         """Parameter groups: a pretrained encoder learns at its own (smaller) rate."""
         if self.o.generator == "unet":
             return [{"params": list(self.G.parameters())}]
-        from colorcli.effnet import parameter_groups
+        from colorcli.training.effnet import parameter_groups
 
         encoder, decoder = parameter_groups(self.G)
         lr_encoder = self.o.lr_encoder if self.o.lr_encoder is not None else self.o.lr / 10
@@ -279,13 +280,13 @@ class Trainer:
         """
         L, real_ab = self._inputs(rgb)
         if self.o.degrade:
-            from colorcli.degrade import degrade
+            from colorcli.training.degrade import degrade
 
             L = degrade(L, self.degrade_rng)
         self.G.train()
         self.D.train()
         if self.pretrained_encoder:
-            from colorcli.effnet import set_encoder_frozen
+            from colorcli.training.effnet import set_encoder_frozen
 
             set_encoder_frozen(self.G, self.epoch < self.o.freeze_encoder_epochs)
         if not self.adversarial:

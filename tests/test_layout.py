@@ -1,0 +1,90 @@
+"""The folder is the boundary: what needs the train extra lives in colorcli/training/, and nothing else
+loads it. Each check runs in a fresh interpreter, so modules other tests imported cannot hide a leak."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "colorcli"
+# what `pip install "colorcli[train]"` adds, by import name
+TRAIN_EXTRA = ("torch", "onnx", "onnxscript", "safetensors", "onnxconverter_common")
+
+
+def module_names(folder: Path) -> list[str]:
+    names = []
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__main__":  # runs the CLI when imported
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def outside(*folders: str) -> list[str]:
+    skipped = tuple(f"colorcli.{folder}" for folder in folders)
+    return [name for name in module_names(PACKAGE) if not name.startswith(skipped)]
+
+
+def loaded_after_importing(modules: list[str], watched: tuple[str, ...]) -> list[str]:
+    """The watched modules in sys.modules after a fresh interpreter imports `modules`."""
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+            f"print(sorted(m for m in {watched!r} if m in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=PACKAGE.parent)
+    assert run.returncode == 0, run.stderr
+    return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_library_outside_training_imports_no_part_of_the_train_extra():
+    library = outside("training", "commands")
+    assert {"colorcli.runtime", "colorcli.imageio", "colorcli.pipeline", "colorcli.evaluate",
+            "colorcli.fid", "colorcli.fetch", "colorcli.cli"} <= set(library)
+    assert loaded_after_importing(library, TRAIN_EXTRA) == []
+
+
+def test_commands_load_the_training_package_only_when_they_run():
+    commands = module_names(PACKAGE / "commands")
+    assert "colorcli.commands.train" in commands and "colorcli.commands.export" in commands
+    assert loaded_after_importing(commands, ("torch", "colorcli.training")) == []
+
+
+def test_importing_the_training_package_itself_stays_light():
+    """`colorcli.training` holds no code: only its modules load torch."""
+    assert loaded_after_importing(["colorcli.training"], ("torch",)) == []
+    assert loaded_after_importing(["colorcli.training.loop"], ("torch",)) == ["torch"]
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """(module, line) of every import in a file, at any depth (lazy imports inside functions too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [(node.module, node.lineno)] + [(f"{node.module}.{a.name}", node.lineno) for a in node.names]
+    return found
+
+
+def test_torch_is_imported_only_under_training_and_by_fid():
+    """Lazy imports count too: outside colorcli/training/ only FID, and train's check that the extra is
+    installed, may name torch."""
+    allowed = {PACKAGE / "fid.py", PACKAGE / "commands" / "train.py"}
+    offenders = [f"{path.relative_to(PACKAGE.parent)}:{line}"
+                 for path in sorted(PACKAGE.rglob("*.py"))
+                 if PACKAGE / "training" not in path.parents and path not in allowed
+                 for module, line in imports_of(path) if module.split(".")[0] in TRAIN_EXTRA]
+    assert offenders == []
+
+
+def test_library_code_never_imports_the_command_line():
+    """The converse boundary: training and the inference library raise errors, the CLI reports them."""
+    offenders = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
+                 for path in sorted(PACKAGE.rglob("*.py"))
+                 if PACKAGE / "commands" not in path.parents and path.name not in ("cli.py", "__main__.py")
+                 for module, line in imports_of(path)
+                 if module.startswith(("colorcli.commands", "colorcli.cli"))]
+    assert offenders == []
