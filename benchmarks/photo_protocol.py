@@ -97,7 +97,7 @@ def run_eval(model: str, files: list[Path], size: int | None, temp: Path, name: 
     report = temp / f"{name}.json"
     command = [sys.executable, "-m", "colorcli", "eval", "--ref", str(ref), "--model", model,
                "--json", str(report), "--quiet"] + (["--size", str(size)] if size else [])
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # its own table; the summary is read from JSON
     return json.loads(report.read_text())
 
 
