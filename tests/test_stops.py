@@ -129,8 +129,11 @@ def test_workers_end_within_seconds_of_a_sigkill_of_the_parent(tmp_path, tiny_mo
 
 _ON_TMPFS = r'''
 set -u
-size=$1; out=$2; copy=$3; shift 3
+size=$1; out=$2; copy=$3; full=$4; shift 4
 mount -t tmpfs -o size="$size" tmpfs "$out" || exit 99
+if [ "$full" != - ]; then  # a folder on a tmpfs that is full from the start
+    mount -t tmpfs -o size=64k tmpfs "$full" && cat /dev/zero > "$full/filler" 2>/dev/null
+fi
 "$@"
 code=$?
 cp -a "$out/." "$copy/"
@@ -138,12 +141,14 @@ exit $code
 '''
 
 
-def _run_on_small_tmpfs(size: str, out: Path, copy: Path, args) -> subprocess.CompletedProcess:
-    """Run `colorcli ARGS` with `out` a tmpfs of `size`; what it left there is copied to `copy`."""
-    out.mkdir()
-    copy.mkdir()
+def _run_on_small_tmpfs(size: str, out: Path, copy: Path, args, full: Path | None = None) -> subprocess.CompletedProcess:
+    '''Run `colorcli ARGS` with `out` a tmpfs of `size` (and `full` a full one); what it left in `out` is
+    copied to `copy`.'''
+    for folder in (out, copy, full):
+        if folder:
+            folder.mkdir()
     command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", _ON_TMPFS, "sh", size, str(out),
-               str(copy), sys.executable, "-m", "colorcli", *map(str, args)]
+               str(copy), str(full or "-"), sys.executable, "-m", "colorcli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
@@ -192,3 +197,20 @@ def test_a_full_disk_stops_the_run_and_leaves_no_broken_file(tmp_path, tiny_mode
         assert len(records) < 40
     else:
         assert "the report" in errors[0] and "could not be written" in errors[0]
+
+
+def test_a_report_that_does_not_fit_is_said_in_the_one_line(tmp_path, tiny_model_path, can_mount_tmpfs):
+    _jpeg_tree(tmp_path / "in", count=40, side=600)
+    out, copy, full = tmp_path / "out", tmp_path / "copy", tmp_path / "full"
+    run = _run_on_small_tmpfs("1m", out, copy, ["colorize", tmp_path / "in", "--out", out, "--model",
+                                                tiny_model_path, "--workers", 2, "--quiet",
+                                                "--report", full / "report.json"], full=full)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("colorcli: error:")]
+    assert len(errors) == 1, run.stderr
+    assert f"no space left on device in {out}" in errors[0]
+    assert f"the report {full / 'report.json'} could not be written" in errors[0]
+    assert "no report written" in run.stderr
+    for path in copy.glob("scan*.jpg"):
+        assert read_image(path).pixels.shape == (600, 600, 3), path.name
+    assert not [p for p in copy.iterdir() if p.name.startswith(".")]
