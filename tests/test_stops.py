@@ -68,17 +68,19 @@ def _start_and_wait_for_outputs(args, out: Path, count: int = 2):
     return process, processes
 
 
-def test_sigterm_is_a_stop_like_ctrl_c_and_a_rerun_continues(tmp_path, tiny_model_path):
+@pytest.mark.parametrize("stop, code, said", [(signal.SIGTERM, 143, "interrupted (SIGTERM):"),
+                                               (signal.SIGINT, 130, "interrupted:")])
+def test_sigterm_and_ctrl_c_stop_cleanly_and_a_rerun_continues(tmp_path, tiny_model_path, stop, code, said):
     _big_tree(tmp_path / "in", count=30, side=1000)
     out = tmp_path / "out"
     process, processes = _start_and_wait_for_outputs(
         ["colorize", tmp_path / "in", "--out", out, "--model", tiny_model_path, "--workers", 2], out)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     stopped = time.monotonic()
     _, stderr = process.communicate(timeout=30)
     assert time.monotonic() - stopped < 10
-    assert process.returncode == 143, stderr
-    assert "interrupted (SIGTERM)" in stderr and "Traceback" not in stderr
+    assert process.returncode == code, stderr
+    assert said in stderr and "Traceback" not in stderr
     assert _wait_until_gone(processes, 3.0) == [], "a process of the run outlived it"
 
     written = sorted(out.glob("scan*.png"))
@@ -87,13 +89,18 @@ def test_sigterm_is_a_stop_like_ctrl_c_and_a_rerun_continues(tmp_path, tiny_mode
         assert read_image(path).pixels.shape == (1000, 1000, 3)
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
     report = report_of(out)
-    assert report["interrupted"] is True and report["stopped_by"] == "SIGTERM"
+    assert report["interrupted"] is True and report["stopped_by"] == stop.name
     assert sorted(r["output"] for r in report["files"] if r["status"] == "ok") == [p.name for p in written]
 
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in written}
     rerun = _start_cli(["colorize", tmp_path / "in", "--out", out, "--model", tiny_model_path, "--quiet"])
+    processes = set()
+    while rerun.poll() is None:
+        processes |= _descendants(rerun.pid)
+        time.sleep(0.05)
     _, stderr = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, stderr
+    assert processes and _wait_until_gone(processes, 3.0) == [], "a process of the run outlived its normal end"
     assert len(list(out.glob("scan*.png"))) == 30
     assert {name: (out / name).stat().st_ino for name in before} == {n: v[0] for n, v in before.items()}
     assert {name: (out / name).stat().st_mtime_ns for name in before} == {n: v[1] for n, v in before.items()}
