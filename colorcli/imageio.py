@@ -303,9 +303,13 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> N
         with atomic_write(path) as handle:
             handle.write(encoded.getbuffer())
     except (OSError, ValueError) as error:
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(f"{path}: no space left on device", path.parent) from None
-        raise ImageError(f"{path}: cannot write ({error})") from None
+        raise _write_error(path, error) from None
+
+
+def _write_error(path: Path, error: Exception) -> ImageError:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"{path}: no space left on device", path.parent)
+    return ImageError(f"{path}: cannot write ({error})")
 
 
 def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:
@@ -313,8 +317,11 @@ def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ImageError(f"{path}: could not encode the PNG")
-    with atomic_write(path) as handle:
-        handle.write(encoded.tobytes())
+    try:
+        with atomic_write(path) as handle:
+            handle.write(encoded.tobytes())
+    except OSError as error:
+        raise _write_error(Path(path), error) from None
 
 
 def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

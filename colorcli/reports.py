@@ -29,18 +29,21 @@ def _load(path: Path) -> dict:
     return report
 
 
-def _planned_outputs(out: Path, reports: list[dict]) -> set[str] | None:
-    """Outputs that the recorded inputs plan for the whole job (all shards); None if a report predates
-    recording its inputs."""
+def _planned_outputs(out: Path, reports: list[dict]) -> tuple[set[str] | None, str | None]:
+    """Outputs that the recorded inputs plan for the whole job (all shards), or None and why not."""
     from colorcli.pipeline import Options, plan_jobs
 
+    if not all("inputs" in r for r in reports):
+        return None, "a report does not name its inputs (written by an older colorcli)"
     planned: set[str] = set()
-    for inputs, fmt in {(tuple(r["inputs"]), r.get("options", {}).get("format", "keep"))
-                        for r in reports if "inputs" in r}:
-        jobs, conflicts = plan_jobs([Path(p) for p in inputs], Options(out=out, fmt=fmt))
+    for inputs, fmt in {(tuple(r["inputs"]), r.get("options", {}).get("format", "keep")) for r in reports}:
+        try:
+            jobs, conflicts = plan_jobs([Path(p) for p in inputs], Options(out=out, fmt=fmt))
+        except UsageError as error:  # an input no longer there
+            return None, str(error)
         planned.update(job.rel.as_posix() for job in jobs)
         planned.update(record["output"] for record in conflicts)
-    return planned if all("inputs" in r for r in reports) else None
+    return planned, None
 
 
 def merge(out: Path) -> dict:
@@ -68,7 +71,7 @@ def merge(out: Path) -> dict:
         done = [name for name, record in entries if record["status"] == "ok"]
         if len(done) > 1:
             twice.append({"output": output, "reports": done})
-    planned = _planned_outputs(out, reports)
+    planned, unknown = _planned_outputs(out, reports)
     missing = None if planned is None else sorted(planned - set(by_output))
     totals["done_twice"] = len(twice)
     totals["missing"] = None if missing is None else len(missing)
@@ -81,4 +84,5 @@ def merge(out: Path) -> dict:
         "failed": failed,
         "done_twice": twice,
         "missing": missing,
+        "missing_unknown": unknown,
     }

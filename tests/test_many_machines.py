@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -145,6 +146,20 @@ def test_report_names_failed_missing_and_twice_done_files(tmp_path, tiny_model_p
     assert {d["output"] for d in merged["done_twice"]} == done_before & again != set()
     assert merged["missing"] == sorted(shard_three - again)
     assert merged["totals"]["ok"] == len(done_before | again)
+
+
+def test_report_of_a_folder_without_reports_or_inputs_is_one_line(tmp_path, tiny_model_path):
+    code, output = _report_command(tmp_path)
+    assert code == 2 and "no colorcli report found" in output and len(output.strip().splitlines()) == 1
+    _grey_tree(tmp_path / "in", count=2)
+    CliRunner().invoke(cli, ["colorize", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--model",
+                             str(tiny_model_path), "--quiet"])
+    shutil.rmtree(tmp_path / "in")  # nothing failed; what is missing cannot be known any more
+    code, output = _report_command(tmp_path / "out")
+    assert code == 0 and "2 files: 2 ok" in output and "missing: unknown (input not found" in output
+    (tmp_path / "out" / "colorcli-report.json").write_text("{not json")
+    code, output = _report_command(tmp_path / "out")
+    assert code == 1 and "not a readable colorcli report" in output and len(output.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("environ, count, expected", [

@@ -48,6 +48,8 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
     GIF; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and metadata; images already in
     colour are skipped. A rerun skips finished outputs, so an interrupted run just continues.
+    Ctrl-C and SIGTERM stop the run with the report written (exit 130, 143); so does the first full
+    disk (exit 1). `colorcli report OUT` merges the reports of every shard.
 
     \b
     Examples:
@@ -88,7 +90,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     else:
         unwritten = None
     progress.summary(records, outcome, report_path if unwritten is None else None)
-    if sheet:
+    if sheet and outcome.disk_full is None:
         from colorcli.sheet import write_before_after
 
         done = [(Path(r["input"]), out / r["output"]) for r in records if r["status"] == "ok"]

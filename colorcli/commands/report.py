@@ -42,7 +42,7 @@ def _print(merged: dict) -> None:
     click.echo(f"{len(merged['reports'])} report(s) under {merged['out']}"
                + (f" (shards {', '.join(shards)})" if shards else "")
                + (f"; stopped before the end: {', '.join(stopped)}" if stopped else ""))
-    missing = "unknown (a report does not name its inputs)" if totals["missing"] is None else totals["missing"]
+    missing = f"unknown ({merged['missing_unknown']})" if totals["missing"] is None else totals["missing"]
     click.echo(f"{totals['files']} files: {totals['ok']} ok, {totals['skipped']} skipped, {totals['failed']} failed; "
                f"missing: {missing}; done twice: {totals['done_twice']}")
     for record in merged["failed"]:
