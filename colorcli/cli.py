@@ -3,7 +3,7 @@ so `colorcli --help` answers at once and the inference path never loads torch.
 
 Library code raises ColorcliError; this module alone turns errors into one-line messages and
 exit codes (LazyGroup.invoke): 0 success, 1 a failure (a file, a model, a download), 2 a usage
-error, 130 Ctrl-C.
+error, 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ COMMANDS = {
     "export": ("colorcli.commands.export", "export", "Export a trained generator to a verified ONNX model with its card."),
     "fetch": ("colorcli.commands.fetch", "fetch", "Download (or import) a model into the cache, verified by sha256."),
     "models": ("colorcli.commands.fetch", "models", "List embedded, cached and published models."),
+    "report": ("colorcli.commands.report", "report", "Merge every colorize report under an output folder (all shards)."),
     "train": ("colorcli.commands.train", "train", "Train a pix2pix colorization generator (needs colorcli[train])."),
 }
 

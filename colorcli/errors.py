@@ -17,6 +17,14 @@ class ImageError(ColorcliError):
     """An image cannot be read, understood or written."""
 
 
+class DiskFullError(ImageError):
+    """An output cannot be written because its file system is full (ENOSPC, EDQUOT): a run stops on it."""
+
+    def __init__(self, message: str, folder):
+        super().__init__(message)
+        self.folder = folder
+
+
 class ModelError(ColorcliError):
     """A model cannot be found, loaded, or does not follow the model contract."""
 

@@ -7,6 +7,7 @@ and 16-bit TIFFs with tifffile. Writes are atomic: a temp file in the target fol
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import struct
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from colorcli.atomic import atomic_write
-from colorcli.errors import ImageError
+from colorcli.errors import DiskFullError, ImageError
 
 # Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
 # a malicious header from allocating unbounded memory.
@@ -294,10 +295,21 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> N
     if fmt is None or fmt == "GIF":
         raise ImageError(f"{path}: cannot write format {path.suffix!r}")
     try:
+        # Encoded in memory, then written through Python's buffered file, which raises on a short write.
+        # Pillow given a real file writes straight to its descriptor and ignores a short write(): on a
+        # full disk that left a truncated file under its final name.
+        encoded = io.BytesIO()
+        encode_to(encoded, rgb, image, fmt)
         with atomic_write(path) as handle:
-            encode_to(handle, rgb, image, fmt)
+            handle.write(encoded.getbuffer())
     except (OSError, ValueError) as error:
-        raise ImageError(f"{path}: cannot write ({error})") from None
+        raise _write_error(path, error) from None
+
+
+def _write_error(path: Path, error: Exception) -> ImageError:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"{path}: no space left on device", path.parent)
+    return ImageError(f"{path}: cannot write ({error})")
 
 
 def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:
@@ -305,8 +317,11 @@ def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ImageError(f"{path}: could not encode the PNG")
-    with atomic_write(path) as handle:
-        handle.write(encoded.tobytes())
+    try:
+        with atomic_write(path) as handle:
+            handle.write(encoded.tobytes())
+    except OSError as error:
+        raise _write_error(Path(path), error) from None
 
 
 def with_alpha(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:

@@ -5,8 +5,9 @@ and runs batched inference on the small L planes the workers send it. Queues are
 holds one scan at a time, so memory stays flat whatever the size of the archive.
 
 Reliability: outputs are written atomically by imageio.write_image; a file that fails (bad input,
-crashed worker) becomes a failed record, never a crashed run; Ctrl-C stops dispatching, lets workers
-finish or stops them, removes their temp files and returns an interrupted report.
+crashed worker) becomes a failed record, never a crashed run; Ctrl-C or SIGTERM stops dispatching, lets
+workers finish or stops them, removes their temp files and returns an interrupted report; the first full
+disk stops the run the same way. A worker ends by itself as soon as the parent dies, even killed outright.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +26,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from colorcli.atomic import TEMP_SUFFIX, temp_files_of
-from colorcli.errors import ColorcliError, UsageError
+from colorcli.errors import ColorcliError, DiskFullError, UsageError
 from colorcli.imageio import INPUT_EXTENSIONS, output_extension
+from colorcli.scheduler import shard_from_environment
 
 _STOP_GRACE_SECONDS = 3.0
 _POLL_SECONDS = 0.02
@@ -53,22 +56,37 @@ class Options:
 class Outcome:
     records: list[dict] = field(default_factory=list)
     interrupted: bool = False
+    signal: int = 0  # the signal that stopped the run (SIGINT or SIGTERM); 0 if none did
+    disk_full: Path | None = None  # the folder whose file system filled up, which stopped the run
     seconds: float = 0.0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM in the parent: the same stop as Ctrl-C (schedulers send it at a time limit or eviction)."""
+
+
+class _DiskFull(Exception):
+    """The first output that found its disk full: the run stops instead of failing every file after it."""
 
 
 # --- planning -----------------------------------------------------------------------------------------
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """'K/N' (1-based) to (K, N)."""
+    """'K/N' (1-based) to (K, N); 'auto' or 'auto/N' reads K (and N) from the job array's environment."""
     if not text:
         return None
+    if text == "auto":
+        return shard_from_environment()
     try:
-        k, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard {text!r}: expected K/N, for example 2/8") from None
-    if not 1 <= k <= n:
-        raise UsageError(f"--shard {text!r}: K must be between 1 and N")
+        k, n = (part if part == "auto" else int(part) for part in text.split("/"))
+        if k == "auto" and n >= 1:
+            return shard_from_environment(n)
+        if not 1 <= k <= n:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise UsageError(f"--shard {text!r}: expected K/N with 1 <= K <= N (for example 2/8), "
+                         f"auto or auto/N") from None
     return k, n
 
 
@@ -216,36 +234,54 @@ def _reference_metrics(rgb: np.ndarray, ref_path: str, metrics, imageio) -> dict
     return {"reference": ref_path, "metrics": {k: round(float(v), 4) for k, v in scores.items()}}
 
 
-def _get_while_parent_lives(source):
-    """queue.get that gives up (ends the worker) if the parent was killed outright."""
+def _watch_parent(queues, grace: float = 5.0) -> None:
+    """End this worker as soon as its parent dies, even killed outright (SIGKILL, the OOM killer).
+
+    The parent sentinel is a pipe whose other end only the parent holds: it reads EOF the moment the
+    parent is gone, whatever the worker is doing. A plain exit would then hang: exiting joins each queue's
+    feeder thread, which may be blocked for ever writing into a full pipe nobody reads any more. So the
+    joins are cancelled first, then SIGTERM ends the worker the usual way (its temp file removed); if the
+    main thread cannot take the signal in time, the process ends outright.
+    """
+    from multiprocessing.connection import wait
+
     parent = mp.parent_process()
-    while True:
-        try:
-            return source.get(timeout=1.0)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                raise SystemExit(1) from None
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        for q in queues:
+            q.cancel_join_thread()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="colorcli-parent-watch", daemon=True).start()
 
 
 def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
+    _watch_parent((tasks, results, requests, replies))
 
     def infer(small: np.ndarray) -> np.ndarray:
         requests.put((worker_id, small))
-        reply = _get_while_parent_lives(replies)
+        reply = replies.get()
         if isinstance(reply, str):
             raise ColorcliError(reply)
         return reply
 
     try:
         while True:
-            task = _get_while_parent_lives(tasks)
+            task = tasks.get()
             if task is None:
                 return
             job, ref_path = task
             try:
                 record = _process(job, ref_path, options, infer, size)
+            except DiskFullError as error:
+                record = _record(job.src, job.rel, "failed", "no space left on device", disk_full=str(error.folder))
             except ColorcliError as error:
                 record = _record(job.src, job.rel, "failed", _strip_path(str(error), job.src))
             except MemoryError:
@@ -376,6 +412,10 @@ def run(jobs: list[Job], colorizer, options: Options, on_record: Callable[[dict]
     def finish(record: dict) -> None:
         outcome.records.append(record)
         on_record(record)
+        if record.get("disk_full") and outcome.disk_full is None:
+            outcome.disk_full = Path(record["disk_full"])
+            if not outcome.interrupted:  # not while a stop is already under way
+                raise _DiskFull()
 
     pending: list[int] = []
     for index, job in enumerate(jobs):
@@ -386,14 +426,40 @@ def run(jobs: list[Job], colorizer, options: Options, on_record: Callable[[dict]
     if pending:
         count = max(1, min(options.workers or os.cpu_count() or 1, len(pending)))
         pool = _Pool(count, options, colorizer.size)
+        on_sigterm = _raise_on_sigterm()
         try:
             _loop(pool, jobs, pending, colorizer, options, references, finish)
             pool.close(grace=5.0)
-        except KeyboardInterrupt:
-            outcome.interrupted = True
+        except _DiskFull:
             _shut_down(pool, jobs, colorizer, options, finish)
+        except KeyboardInterrupt as stop:
+            outcome.interrupted = True
+            outcome.signal = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
+            _shut_down(pool, jobs, colorizer, options, finish)
+        finally:
+            _restore_sigterm(on_sigterm)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+
+
+def _raise_on_sigterm():
+    """Make SIGTERM raise _Terminated in this (the parent) process; returns the handler it replaced."""
+    if not _in_main_thread():
+        return None
+
+    def on_sigterm(signum, frame):
+        raise _Terminated()
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references, finish) -> None:
@@ -458,9 +524,10 @@ def _serve_inference(pool: _Pool, colorizer, batch_size: int) -> None:
 
 
 def _shut_down(pool: _Pool, jobs: list[Job], colorizer, options: Options, finish) -> None:
-    """After Ctrl-C: files in hand get a few seconds to finish; then workers are stopped, their temp
-    files removed, and the files they held are reported as interrupted."""
+    """After Ctrl-C, SIGTERM or a full disk: files in hand get a few seconds to finish; then workers are
+    stopped, their temp files removed, and the files they held are reported as interrupted."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave a half-written file
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         pool.take_back_unstarted()  # left for the next run
         deadline = time.monotonic() + _STOP_GRACE_SECONDS

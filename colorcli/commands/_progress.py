@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 from rich.console import Console
@@ -83,9 +84,13 @@ class Progress:
         totals = counts(records)
         elapsed = max(outcome.seconds, 1e-6)
         line = (f"{totals['ok']} ok, {totals['skipped']} skipped, {totals['failed']} failed "
-                f"in {outcome.seconds:.1f} s ({totals['megapixels'] / elapsed:.1f} MP/s); report: {report_path}")
+                f"in {outcome.seconds:.1f} s ({totals['megapixels'] / elapsed:.1f} MP/s); "
+                + (f"report: {report_path}" if report_path else "no report written"))
         if outcome.interrupted:
-            line = "interrupted: " + line + " — run the same command again to continue"
+            by = " (SIGTERM)" if outcome.signal == signal.SIGTERM else ""
+            line = f"interrupted{by}: " + line + " — run the same command again to continue"
+        elif outcome.disk_full is not None:
+            line = "stopped, disk full: " + line
         if self.quiet:
             self.err.print(line, markup=False, soft_wrap=True)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,10 @@ REPORT_NAME = "colorcli-report.json"
               help=f"JSON report of every file (default: OUT/{REPORT_NAME}).")
 @click.option("--sheet", default=None, type=click.Path(path_type=Path, dir_okay=False),
               help="Also write a before | after contact sheet PNG of (up to 12) colorized files.")
-@click.option("--shard", default=None, metavar="K/N",
-              help="Process only the K-th of N deterministic parts of the inputs (job arrays).")
+@click.option("--shard", default=None, metavar="K/N|auto|auto/N",
+              help="Process only the K-th of N deterministic parts of the inputs (job arrays). auto takes K "
+                   "and N from a SLURM array, auto/N takes K from a Kubernetes Indexed Job's "
+                   "JOB_COMPLETION_INDEX (N = its completions); each shard writes its own report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
 def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
              ref, report, sheet, shard, quiet):
@@ -45,12 +48,15 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
     GIF; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and metadata; images already in
     colour are skipped. A rerun skips finished outputs, so an interrupted run just continues.
+    Ctrl-C and SIGTERM stop the run with the report written (exit 130, 143); so does the first full
+    disk (exit 1). `colorcli report OUT` merges the reports of every shard.
 
     \b
     Examples:
       colorcli colorize ./scans --out ./color
       colorcli colorize scan1.tif scan2.tif --out ./color --model mymodel.onnx
       colorcli colorize ./scans --out ./color --shard 3/8      # one of 8 machines
+      colorcli colorize ./scans --out ./color --shard auto     # in a SLURM job array
       colorcli colorize ./gray --out ./color --ref ./originals  # score against originals
       colorcli colorize ./scans --out ./color --sheet look.png  # before | after sheet
     """
@@ -77,20 +83,31 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     records = conflicts + outcome.records
     report_path = report or out / (REPORT_NAME if not shard_spec else
                                    f"colorcli-report-shard-{shard_spec[0]}-of-{shard_spec[1]}.json")
-    write_json(report_path, _report(records, outcome, colorizer, options, shard, started))
-    progress.summary(records, outcome, report_path)
-    if sheet:
+    try:
+        write_json(report_path, _report(records, outcome, colorizer, options, inputs, shard_spec, started))
+    except OSError as error:  # a full disk: say so in one line; the summary below is the only record left
+        unwritten = f"the report {report_path} could not be written ({error.strerror or error})"
+    else:
+        unwritten = None
+    progress.summary(records, outcome, report_path if unwritten is None else None)
+    if sheet and outcome.disk_full is None:
         from colorcli.sheet import write_before_after
 
         done = [(Path(r["input"]), out / r["output"]) for r in records if r["status"] == "ok"]
         if write_before_after(sheet, done):
             progress.say(f"contact sheet: {sheet}")
+    if outcome.disk_full is not None:
+        click.echo(f"colorcli: error: no space left on device in {outcome.disk_full}: the run stopped; free "
+                   f"space and run the same command again" + (f"; {unwritten}" if unwritten else ""), err=True)
+        sys.exit(1)
+    if unwritten:
+        click.echo(f"colorcli: error: {unwritten}", err=True)
     if outcome.interrupted:
-        sys.exit(130)
-    sys.exit(1 if any(r["status"] == "failed" for r in records) else 0)
+        sys.exit(128 + outcome.signal)
+    sys.exit(1 if unwritten or any(r["status"] == "failed" for r in records) else 0)
 
 
-def _report(records, outcome, colorizer, options, shard, started) -> dict:
+def _report(records, outcome, colorizer, options, inputs, shard, started) -> dict:
     from colorcli import __version__
     from colorcli.commands._progress import counts, metric_summary
 
@@ -99,13 +116,16 @@ def _report(records, outcome, colorizer, options, shard, started) -> dict:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(outcome.seconds, 3),
         "interrupted": outcome.interrupted,
+        "stopped_by": (signal.Signals(outcome.signal).name if outcome.signal else
+                       "no space left on device" if outcome.disk_full else None),
         "model": colorizer.info.describe(),
         "provider": colorizer.provider,
         "size": colorizer.size,
+        "inputs": [str(Path(p).resolve()) for p in inputs],
         "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
                     "include_color": options.include_color, "workers": options.workers or os.cpu_count(),
                     "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
-                    "shard": shard},
+                    "shard": f"{shard[0]}/{shard[1]}" if shard else None},
         "summary": {**counts(records), "metrics": metric_summary(records)},
         "files": records,
     }
