@@ -1,0 +1,170 @@
+"""Is a scan a monochrome print (grey, toned, faded, stained) or a colour picture? With the reason.
+
+How prints are made, and what this decision assumes:
+
+- A monochrome print has one image tone: silver, sepia, selenium or gold toning, a cyanotype. Its colour
+  is a function of the print's density, so a, b of Lab are one curve of lightness over the whole sheet
+  (cream highlights, brown mid-tones, near-neutral blacks; or blue-grey throughout).
+- On top of it the paper has aged: yellowing, a faded edge, stains and foxing add a yellow-to-brown cast
+  (hue 30° to 110° in Lab) that changes slowly across the sheet, not at the edges of things.
+- Ink on the sheet (a caption, a stamp, a signature) is a small area of one more hue.
+- In a colour photograph (or a hand-tinted print) things of the same lightness have different colours,
+  changing at their edges: chroma that neither the tone curve nor a slow paper cast explains, in several
+  separate hues.
+
+Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
+yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
+
+The decision, on a copy at most 128 px on its long side (it runs on every scan: a few milliseconds):
+1. grey: 99% of the pixels have chroma under 6.
+2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print.
+3. colour: more than two separate hues of real chroma (over 8), each on 0.2% of the picture or more.
+4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
+5. colour: more than 3% of the picture has chroma that the tone curve plus a smooth yellow-brown paper
+   cast (changing over no less than a twelfth of the sheet) leaves unexplained (more than stain edges).
+6. otherwise toned: stained, faded or ink-captioned.
+
+Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
+output, never a file, whereas skipping a print costs the user the colorization they came for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_THUMB = 128  # longest side of the copy examined: enough to see objects, blind to grain and JPEG noise
+_NEUTRAL_CHROMA = 6.0  # 99th-percentile chroma below this: a neutral grey picture
+_REAL_CHROMA = 8.0  # chroma a scanner's noise and a print's grain do not reach
+_LIGHTNESS_BINS = 32
+_PAPER_GRID = 12  # the paper cast may change over a twelfth of the sheet, not faster
+_PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
+_EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
+_INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
+_UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
+_PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
+_HUE_BIN = 15  # degrees per bin when separate hues are counted
+_CLUSTER_AREA = 0.002  # a hue must cover this share of the picture to count as one of several
+
+
+@dataclass(frozen=True)
+class ToneDecision:
+    """grey is True for pictures to colorize. kind: "grey", "toned" or "colour"; hue in degrees (Lab)
+    for a toned print; reason: one line for a person."""
+
+    grey: bool
+    kind: str
+    reason: str
+    hue: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.grey
+
+
+def _thumbnail(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    scale = min(1.0, _THUMB / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
+    """The part of a smooth a, b field that ageing paper can make: vectors outside the yellow-brown hues
+    are projected onto the nearer edge of that range (nothing is left of those pointing away from it)."""
+    lo, hi = np.radians(_PAPER_HUES)
+    hue = np.arctan2(field[..., 1], field[..., 0])
+    edge = np.where(np.abs(np.angle(np.exp(1j * (hue - lo)))) < np.abs(np.angle(np.exp(1j * (hue - hi)))), lo, hi)
+    inside = (hue >= lo) & (hue <= hi)
+    along = np.maximum(field[..., 0] * np.cos(edge) + field[..., 1] * np.sin(edge), 0.0)
+    projected = np.stack([along * np.cos(edge), along * np.sin(edge)], axis=-1)
+    return np.where(inside[..., None], field, projected).astype(np.float32)
+
+
+def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """a, b left after a tone curve of lightness and a smooth paper cast are taken out (fitted in turn)."""
+    height, width = L.shape
+    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
+    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
+    grid = (max(1, round(_PAPER_GRID * width / max(height, width))),
+            max(1, round(_PAPER_GRID * height / max(height, width))))
+    paper = np.zeros_like(ab)
+    for _ in range(2):
+        rest = (ab - paper).reshape(-1, 2)
+        curve = np.stack([np.bincount(bins, rest[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+        toned = curve[bins].reshape(ab.shape).astype(np.float32)
+        coarse = cv2.resize(ab - toned, grid, interpolation=cv2.INTER_AREA)
+        paper = _keep_paper_hues(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR))
+    return ab - toned - paper
+
+
+def _hue_clusters(hue: np.ndarray, area: int) -> int:
+    """Separate hues (runs of occupied bins on the hue circle) that each cover _CLUSTER_AREA of `area`."""
+    bins = 360 // _HUE_BIN
+    share = np.bincount((hue // _HUE_BIN).astype(np.intp) % bins, minlength=bins) / max(area, 1)
+    occupied = share >= _CLUSTER_AREA / 4
+    if occupied.all():
+        return 1 if share.sum() >= _CLUSTER_AREA else 0
+    start = int(np.argmin(occupied))  # an empty bin: runs do not wrap past it
+    clusters, mass = 0, 0.0
+    for step in range(1, bins + 1):
+        index = (start + step) % bins
+        if occupied[index]:
+            mass += share[index]
+            continue
+        clusters += mass >= _CLUSTER_AREA
+        mass = 0.0
+    return clusters
+
+
+def _hues(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arctan2(b, a)) % 360.0
+
+
+def _is_print_hue(hue: np.ndarray) -> np.ndarray:
+    return (hue >= _PRINT_HUES[0]) | (hue <= _PRINT_HUES[1])
+
+
+def _today_residual(L: np.ndarray, ab: np.ndarray) -> float:
+    """95th percentile of the chroma left after the mean a, b per lightness bin (a print toned evenly)."""
+    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
+    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
+    flat = ab.reshape(-1, 2)
+    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+    return float(np.percentile(np.hypot(*(flat - curve[bins]).T), 95))
+
+
+def classify(pixels: np.ndarray) -> ToneDecision:
+    """Decide whether a scan (grey (H, W) or RGB (H, W, 3), 8 or 16 bit) is to be colorized."""
+    if pixels.ndim == 2:
+        return ToneDecision(True, "grey", "grey")
+    lab = cv2.cvtColor(_thumbnail(pixels), cv2.COLOR_RGB2Lab)
+    L, ab = lab[..., 0], lab[..., 1:]
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    if np.percentile(chroma, 99) < _NEUTRAL_CHROMA:
+        return ToneDecision(True, "grey", "grey")
+    real = chroma > _REAL_CHROMA
+    a, b = ab[..., 0][real], ab[..., 1][real]
+    hues = _hues(a, b)
+    tone = float(_hues(np.sum(a), np.sum(b))) if real.any() else float(_hues(ab[..., 0].sum(), ab[..., 1].sum()))
+    toned = ToneDecision(True, "toned", f"toned monochrome, hue {tone:.0f}°", round(tone, 1))
+    if _today_residual(L, ab) < _EVEN_TONE_RESIDUAL:
+        return toned
+    clusters = _hue_clusters(hues, chroma.size)
+    off_print = float(np.count_nonzero(~_is_print_hue(hues))) / chroma.size
+    rest = _unexplained(L, ab)
+    share = float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA))
+    if clusters > 2:
+        return ToneDecision(False, "colour", f"colour photograph: {clusters} hue clusters")
+    if off_print > _INK_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {off_print:.0%} of it in colours no print "
+                                             f"tone has ({clusters} hue clusters)")
+    if share > _UNEXPLAINED_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {share:.0%} of it off any print tone "
+                                             f"({clusters} hue clusters)")
+    return toned
