@@ -182,15 +182,17 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
-    from colorcli import color, imageio, metrics
+    from colorcli import color, imageio, metrics, tone
 
     timings = {}
     start = time.perf_counter()
     image = imageio.read_image(job.src)
     timings["read"] = time.perf_counter() - start
     extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode}
-    if not options.include_color and not color.is_grayscale(image.pixels):
-        return _record(job.src, job.rel, "skipped", "already in colour (use --include-color)", **extra)
+    decision = tone.classify(image.pixels)
+    extra["tone"] = decision.reason
+    if not options.include_color and not decision.grey:
+        return _record(job.src, job.rel, "skipped", f"{decision.reason} (use --include-color)", **extra)
     tick = time.perf_counter()
     L_full, small = color.split_for_model(image.pixels, size, image.orientation)
     timings["prepare"] = time.perf_counter() - tick
