@@ -18,7 +18,8 @@ yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 
 The decision, on a copy at most 128 px on its long side (it runs on every scan: a few milliseconds):
 1. grey: 99% of the pixels have chroma under 6.
 2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print.
-3. colour: more than two separate hues of real chroma (over 8), each on 0.2% of the picture or more.
+3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
+   the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
 4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
 5. colour: more than 3% of the picture has chroma that the tone curve plus a smooth yellow-brown paper
    cast (changing over no less than a twelfth of the sheet) leaves unexplained (more than stain edges).
@@ -156,10 +157,11 @@ def classify(pixels: np.ndarray) -> ToneDecision:
     if _today_residual(L, ab) < _EVEN_TONE_RESIDUAL:
         return toned
     clusters = _hue_clusters(hues, chroma.size)
-    off_print = float(np.count_nonzero(~_is_print_hue(hues))) / chroma.size
+    foreign = ~_is_print_hue(hues)
+    off_print = float(np.count_nonzero(foreign)) / chroma.size
     rest = _unexplained(L, ab)
     share = float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA))
-    if clusters > 2:
+    if _hue_clusters(hues[foreign], chroma.size) >= 2:
         return ToneDecision(False, "colour", f"colour photograph: {clusters} hue clusters")
     if off_print > _INK_AREA:
         return ToneDecision(False, "colour", f"colour photograph: {off_print:.0%} of it in colours no print "
