@@ -76,11 +76,11 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     references = pipeline.index_references(ref) if ref else None
     ignored = Counter()
     jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec, ignored)
+    colorizer = Colorizer.load(model, provider=provider, size=size)
     if not jobs and not conflicts and not shard_spec:
         found = pipeline.describe_ignored(ignored) if ignored else "no files at all"
         raise UsageError(f"{', '.join(map(str, inputs))}: no image colorcli reads "
                          f"({', '.join(sorted(INPUT_EXTENSIONS))}); found {found}")
-    colorizer = Colorizer.load(model, provider=provider, size=size)
     progress = Progress(total=len(jobs) + len(conflicts), quiet=quiet)
     if ignored:
         progress.say(pipeline.describe_ignored(ignored))
