@@ -6,7 +6,8 @@ How prints are made, and what this decision assumes:
   is a function of the print's density, so a, b of Lab are one curve of lightness over the whole sheet
   (cream highlights, brown mid-tones, near-neutral blacks; or blue-grey throughout).
 - On top of it the paper has aged: yellowing, a faded edge, stains and foxing add a yellow-to-brown cast
-  (hue 30° to 110° in Lab) that changes slowly across the sheet, not at the edges of things.
+  (hue 30° to 110° in Lab) that changes slowly across the sheet, not at the edges of things. It acts as a
+  filter, so it shows more on light parts of the picture than on dark ones.
 - Ink on the sheet (a caption, a stamp, a signature) is a small area of one more hue.
 - In a colour photograph (or a hand-tinted print) things of the same lightness have different colours,
   changing at their edges: chroma that neither the tone curve nor a slow paper cast explains, in several
@@ -15,14 +16,16 @@ How prints are made, and what this decision assumes:
 Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
 
-The decision, on a copy at most 128 px on its long side (it runs on every scan: a few milliseconds):
+The decision, on a copy at most 128 px on its long side (it runs on every scan):
 1. grey: 99% of the pixels have chroma under 6.
-2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print.
+2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, of any
+   hue.
 3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
    the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
 4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
-5. colour: more than 3% of the picture has chroma that the tone curve plus a smooth yellow-brown paper
-   cast (changing over no less than a twelfth of the sheet) leaves unexplained (more than stain edges).
+5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
+   paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
+   unexplained: more than ink and the edges of stains.
 6. otherwise toned: stained, faded or ink-captioned.
 
 Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
@@ -46,6 +49,7 @@ _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of l
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
+_FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
 _CLUSTER_AREA = 0.002  # a hue must cover this share of the picture to count as one of several
 
@@ -88,19 +92,23 @@ def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
 
 
 def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """a, b left after a tone curve of lightness and a smooth paper cast are taken out (fitted in turn)."""
+    """a, b left after a tone curve of lightness and a smooth paper cast are taken out (fitted in turn).
+    The paper cast is a filter over the image: it tints light areas more than dark ones (a, b scale with
+    L), so it is fitted per cell of the grid as a, b per unit of L / 100."""
     height, width = L.shape
     bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
     counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
     grid = (max(1, round(_PAPER_GRID * width / max(height, width))),
             max(1, round(_PAPER_GRID * height / max(height, width))))
+    light = (L * np.float32(0.01))[..., None]
+    power = np.maximum(cv2.resize(light * light, grid, interpolation=cv2.INTER_AREA), 1e-3)[..., None]
     paper = np.zeros_like(ab)
-    for _ in range(2):
+    for _ in range(_FIT_ROUNDS):
         rest = (ab - paper).reshape(-1, 2)
         curve = np.stack([np.bincount(bins, rest[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
         toned = curve[bins].reshape(ab.shape).astype(np.float32)
-        coarse = cv2.resize(ab - toned, grid, interpolation=cv2.INTER_AREA)
-        paper = _keep_paper_hues(cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR))
+        cast = cv2.resize((ab - toned) * light, grid, interpolation=cv2.INTER_AREA) / power
+        paper = _keep_paper_hues(cv2.resize(cast, (width, height), interpolation=cv2.INTER_LINEAR)) * light
     return ab - toned - paper
 
 
@@ -140,6 +148,48 @@ def _today_residual(L: np.ndarray, ab: np.ndarray) -> float:
     return float(np.percentile(np.hypot(*(flat - curve[bins]).T), 95))
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    even_residual: float  # 95th-percentile chroma off a tone curve of lightness
+    clusters: int  # separate hues of real chroma
+    foreign_clusters: int  # of them, outside the print family
+    off_print: float  # share of the picture in real chroma outside the print family
+    unexplained: float  # share of the picture off the tone curve plus paper cast
+    tone_hue: float
+
+
+def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
+    real = chroma > _REAL_CHROMA
+    a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
+    hues = _hues(ab[..., 0][real], ab[..., 1][real])
+    tone_hue = float(_hues(np.sum(a), np.sum(b)))
+    foreign = ~_is_print_hue(hues)
+    rest = _unexplained(L, ab)
+    return _Evidence(
+        even_residual=_today_residual(L, ab),
+        clusters=_hue_clusters(hues, chroma.size),
+        foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
+        off_print=float(np.count_nonzero(foreign)) / chroma.size,
+        unexplained=float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA)),
+        tone_hue=tone_hue,
+    )
+
+
+def _decide(e: _Evidence) -> ToneDecision:
+    toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
+    if e.even_residual < _EVEN_TONE_RESIDUAL:
+        return toned
+    if e.foreign_clusters >= 2:
+        return ToneDecision(False, "colour", f"colour photograph: {e.clusters} hue clusters")
+    if e.off_print > _INK_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {e.off_print:.0%} of it in colours no print "
+                                             f"tone has ({e.clusters} hue clusters)")
+    if e.unexplained > _UNEXPLAINED_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {e.unexplained:.0%} of it off any print tone "
+                                             f"({e.clusters} hue clusters)")
+    return toned
+
+
 def classify(pixels: np.ndarray) -> ToneDecision:
     """Decide whether a scan (grey (H, W) or RGB (H, W, 3), 8 or 16 bit) is to be colorized."""
     if pixels.ndim == 2:
@@ -149,24 +199,4 @@ def classify(pixels: np.ndarray) -> ToneDecision:
     chroma = np.hypot(ab[..., 0], ab[..., 1])
     if np.percentile(chroma, 99) < _NEUTRAL_CHROMA:
         return ToneDecision(True, "grey", "grey")
-    real = chroma > _REAL_CHROMA
-    a, b = ab[..., 0][real], ab[..., 1][real]
-    hues = _hues(a, b)
-    tone = float(_hues(np.sum(a), np.sum(b))) if real.any() else float(_hues(ab[..., 0].sum(), ab[..., 1].sum()))
-    toned = ToneDecision(True, "toned", f"toned monochrome, hue {tone:.0f}°", round(tone, 1))
-    if _today_residual(L, ab) < _EVEN_TONE_RESIDUAL:
-        return toned
-    clusters = _hue_clusters(hues, chroma.size)
-    foreign = ~_is_print_hue(hues)
-    off_print = float(np.count_nonzero(foreign)) / chroma.size
-    rest = _unexplained(L, ab)
-    share = float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA))
-    if _hue_clusters(hues[foreign], chroma.size) >= 2:
-        return ToneDecision(False, "colour", f"colour photograph: {clusters} hue clusters")
-    if off_print > _INK_AREA:
-        return ToneDecision(False, "colour", f"colour photograph: {off_print:.0%} of it in colours no print "
-                                             f"tone has ({clusters} hue clusters)")
-    if share > _UNEXPLAINED_AREA:
-        return ToneDecision(False, "colour", f"colour photograph: {share:.0%} of it off any print tone "
-                                             f"({clusters} hue clusters)")
-    return toned
+    return _decide(_evidence(L, ab, chroma))
