@@ -166,6 +166,8 @@ def read_image(path: str | os.PathLike) -> ScanImage:
             elif img.format == "JPEG2000" and mode in ("RGB", "RGBA"):
                 array = jpeg2000.read_colour(path)
             else:
+                if img.format == "JPEG2000":
+                    jpeg2000.check_readable(path, mode)
                 img.seek(0)
                 img.load()
                 array = _pil_pixels(img)

@@ -5,7 +5,8 @@ Pillow reads grey (8 and 16 bit) and grey with alpha, but turns 16-bit colour in
 write it; OpenCV (OpenJPEG) reads and writes 8- and 16-bit RGB(A) but no grey with alpha. So colour is
 read, and every output written, with OpenCV; its reversible (lossless) mode has to be asked for, its
 default is lossy. OpenCV writes only the JP2 container; a .j2k output gets the codestream inside it.
-Neither library writes JPEG 2000 metadata (ICC profile, resolution), so outputs carry none.
+Neither library writes JPEG 2000 metadata (ICC profile, resolution), so outputs carry none, and neither
+reads grey with alpha above 8 bits (Pillow silently reduces it): such files are refused, not degraded.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ def read_colour(path: str | os.PathLike) -> np.ndarray:
     if array is None or array.ndim != 3 or array.shape[2] not in (3, 4):
         raise ImageError("corrupt or unsupported JPEG 2000 image")
     return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+def check_readable(path: str | os.PathLike, mode: str) -> None:
+    """Refuse what would be read below its depth: grey with alpha of more than 8 bits."""
+    if mode != "LA":
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    siz = head.find(b"\xff\x4f\xff\x51")  # start of codestream, then its SIZ marker segment
+    if siz < 0 or len(head) < siz + 4 + 38 + 3:
+        return
+    components = struct.unpack_from(">H", head, siz + 4 + 36)[0]
+    bits = max((head[siz + 4 + 38 + 3 * i] & 0x7F) + 1 for i in range(min(components, 2)))
+    if bits > 8:
+        raise ImageError(f"{bits}-bit grey with alpha JPEG 2000 is not supported (it would be read at 8 bits)")
 
 
 def encode_lossless(rgb: np.ndarray, codestream_only: bool = False) -> bytes:

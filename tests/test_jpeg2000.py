@@ -9,6 +9,7 @@ from PIL import Image
 
 from colorcli import color
 from colorcli.cli import cli
+from colorcli.errors import ImageError
 from colorcli.imageio import ScanImage, read_image, write_image
 from conftest import gradient_gray
 
@@ -88,3 +89,17 @@ def test_folder_without_images_is_an_error(tmp_path, tiny_model_path):
     assert code == 2
     assert str(scans) in output and "no image colorcli reads" in output and ".txt ×3" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_grey_with_alpha_above_8_bits_is_refused_not_degraded(tmp_path):
+    """Pillow would read it at 8 bits and OpenCV not at all; the header says 16 bits (patched here, as
+    neither library writes such a file)."""
+    la = np.dstack([gradient_gray(20, 30), np.full((20, 30), 200, np.uint8)])
+    Image.fromarray(la, "LA").save(tmp_path / "la.jp2")
+    data = bytearray((tmp_path / "la.jp2").read_bytes())
+    siz = data.find(b"\xff\x4f\xff\x51")
+    for component in range(2):
+        data[siz + 4 + 38 + 3 * component] = 15  # Ssiz: 16 bits, unsigned
+    (tmp_path / "la16.jp2").write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="16-bit grey with alpha JPEG 2000 is not supported"):
+        read_image(tmp_path / "la16.jp2")
