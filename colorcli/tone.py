@@ -179,14 +179,16 @@ def _decide(e: _Evidence) -> ToneDecision:
     toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
     if e.even_residual < _EVEN_TONE_RESIDUAL:
         return toned
+    clusters = max(e.clusters, e.foreign_clusters)
+    hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
     if e.foreign_clusters >= 2:
-        return ToneDecision(False, "colour", f"colour photograph: {e.clusters} hue clusters")
+        return ToneDecision(False, "colour", f"colour photograph: {hues}")
     if e.off_print > _INK_AREA:
         return ToneDecision(False, "colour", f"colour photograph: {e.off_print:.0%} of it in colours no print "
-                                             f"tone has ({e.clusters} hue clusters)")
+                                             f"tone has ({hues})")
     if e.unexplained > _UNEXPLAINED_AREA:
         return ToneDecision(False, "colour", f"colour photograph: {e.unexplained:.0%} of it off any print tone "
-                                             f"({e.clusters} hue clusters)")
+                                             f"({hues})")
     return toned
 
 
