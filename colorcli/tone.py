@@ -184,11 +184,11 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.foreign_clusters >= 2:
         return ToneDecision(False, "colour", f"colour photograph: {hues}")
     if e.off_print > _INK_AREA:
-        return ToneDecision(False, "colour", f"colour photograph: {e.off_print:.0%} of it in colours no print "
-                                             f"tone has ({hues})")
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.off_print:.0%} of it in colours "
+                                             "no print tone has")
     if e.unexplained > _UNEXPLAINED_AREA:
-        return ToneDecision(False, "colour", f"colour photograph: {e.unexplained:.0%} of it off any print tone "
-                                             f"({hues})")
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.unexplained:.0%} of it off any "
+                                             "print tone")
     return toned
 
 
