@@ -91,22 +91,27 @@ def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
     return np.where(inside[..., None], field, projected).astype(np.float32)
 
 
+def _tone_curve(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The mean a, b of each lightness bin, at every pixel: the colour a single toner gives that lightness."""
+    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
+    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
+    flat = ab.reshape(-1, 2)
+    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+    return curve[bins].reshape(ab.shape).astype(np.float32)
+
+
 def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """a, b left after a tone curve of lightness and a smooth paper cast are taken out (fitted in turn).
     The paper cast is a filter over the image: it tints light areas more than dark ones (a, b scale with
     L), so it is fitted per cell of the grid as a, b per unit of L / 100."""
     height, width = L.shape
-    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
-    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
     grid = (max(1, round(_PAPER_GRID * width / max(height, width))),
             max(1, round(_PAPER_GRID * height / max(height, width))))
     light = (L * np.float32(0.01))[..., None]
     power = np.maximum(cv2.resize(light * light, grid, interpolation=cv2.INTER_AREA), 1e-3)[..., None]
     paper = np.zeros_like(ab)
     for _ in range(_FIT_ROUNDS):
-        rest = (ab - paper).reshape(-1, 2)
-        curve = np.stack([np.bincount(bins, rest[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
-        toned = curve[bins].reshape(ab.shape).astype(np.float32)
+        toned = _tone_curve(L, ab - paper)
         cast = cv2.resize((ab - toned) * light, grid, interpolation=cv2.INTER_AREA) / power
         paper = _keep_paper_hues(cv2.resize(cast, (width, height), interpolation=cv2.INTER_LINEAR)) * light
     return ab - toned - paper
@@ -139,13 +144,10 @@ def _is_print_hue(hue: np.ndarray) -> np.ndarray:
     return (hue >= _PRINT_HUES[0]) | (hue <= _PRINT_HUES[1])
 
 
-def _today_residual(L: np.ndarray, ab: np.ndarray) -> float:
+def _even_residual(L: np.ndarray, ab: np.ndarray) -> float:
     """95th percentile of the chroma left after the mean a, b per lightness bin (a print toned evenly)."""
-    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
-    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
-    flat = ab.reshape(-1, 2)
-    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
-    return float(np.percentile(np.hypot(*(flat - curve[bins]).T), 95))
+    rest = ab - _tone_curve(L, ab)
+    return float(np.percentile(np.hypot(rest[..., 0], rest[..., 1]), 95))
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
     foreign = ~_is_print_hue(hues)
     rest = _unexplained(L, ab)
     return _Evidence(
-        even_residual=_today_residual(L, ab),
+        even_residual=_even_residual(L, ab),
         clusters=_hue_clusters(hues, chroma.size),
         foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
         off_print=float(np.count_nonzero(foreign)) / chroma.size,
