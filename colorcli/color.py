@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from colorcli import tone
 from colorcli.orientation import from_upright, to_upright
 
 L8_PER_L = 255.0 / 100.0
@@ -57,35 +58,12 @@ def lightness8(image: np.ndarray) -> np.ndarray:
 # --- colorize: split a scan for the model, merge the prediction back -------------------------------
 
 _BAND_ROWS = 2048  # merge in horizontal bands so a 100 MP scan needs no full-size float buffers
-_NEUTRAL_CHROMA = 6.0  # 99th-percentile chroma below this: a neutral grey picture
-_TONED_RESIDUAL = 5.5  # 95th-percentile chroma not explained by lightness below this: a toned print
-_LIGHTNESS_BINS = 32
 
 
 def is_grayscale(pixels: np.ndarray) -> bool:
-    """True for grey pictures: grey pixels, RGB that is really grey, and toned (sepia) monochrome prints.
-
-    In a toned print the colour is a function of lightness (cream highlights, brown shadows); in a colour
-    photo, things of the same lightness have different colours. So: average a, b per lightness bin and
-    look at the chroma left over. Thresholds were set on the 40 archive prints and 500 colour photos in
-    ../shared/data (38 of 40 prints taken for grey; 16 of 500 colour photos, near-monochrome ones,
-    taken for grey: that costs an extra output, never a file).
-    """
-    if pixels.ndim == 2:
-        return True
-    height, width = pixels.shape[:2]
-    scale = min(1.0, 256.0 / max(height, width))
-    thumb = cv2.resize(pixels, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1.0 else pixels
-    L, a, b = rgb_to_lab(thumb).reshape(-1, 3).T
-    if np.percentile(np.hypot(a, b), 99) < _NEUTRAL_CHROMA:
-        return True
-    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1)
-    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
-    mean_a = np.bincount(bins, a, _LIGHTNESS_BINS) / counts
-    mean_b = np.bincount(bins, b, _LIGHTNESS_BINS) / counts
-    residual = np.hypot(a - mean_a[bins], b - mean_b[bins])
-    return bool(np.percentile(residual, 95) < _TONED_RESIDUAL)
+    """True for pictures colorize takes for grey: grey, RGB that is really grey, toned and stained monochrome
+    prints (colorcli.tone.classify gives the reason)."""
+    return tone.classify(pixels).grey
 
 
 # sRGB primaries, D65 white (IEC 61966-2-1), as skimage and the CIE define them

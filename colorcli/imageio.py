@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
+from colorcli import jpeg2000
 from colorcli.atomic import atomic_write
 from colorcli.errors import DiskFullError, ImageError
 
@@ -27,11 +28,12 @@ from colorcli.errors import DiskFullError, ImageError
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-INPUT_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"}
+INPUT_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpf", ".jpx"}
 FORMAT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
 _FORMAT_OF_EXTENSION = {
     ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
     ".webp": "WEBP", ".bmp": "BMP", ".gif": "GIF",
+    ".jp2": "JPEG2000", ".jpf": "JPEG2000", ".jpx": "JPEG2000", ".j2k": "J2K",
 }
 JPEG_QUALITY = 95
 
@@ -162,7 +164,11 @@ def read_image(path: str | os.PathLike) -> ScanImage:
                 array = _read_16bit_png(path)
             elif img.format == "TIFF" and 16 in _tiff_bits(img):
                 array = _read_16bit_tiff(path)
+            elif img.format == "JPEG2000" and mode in ("RGB", "RGBA"):
+                array = jpeg2000.read_colour(path)
             else:
+                if img.format == "JPEG2000":
+                    jpeg2000.check_readable(path, mode)
                 img.seek(0)
                 img.load()
                 array = _pil_pixels(img)
@@ -274,6 +280,9 @@ def _pil_save_options(fmt: str, image: ScanImage) -> dict:
 
 def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
     """Write RGB(A) pixels (uint8 or uint16) with `image`'s metadata to an open binary file."""
+    if fmt in ("JPEG2000", "J2K"):
+        handle.write(jpeg2000.encode_lossless(rgb, codestream_only=fmt == "J2K"))
+        return
     if rgb.dtype == np.uint16 and fmt in ("PNG", "TIFF"):
         if fmt == "PNG":
             handle.write(_encode_png16(rgb, image))

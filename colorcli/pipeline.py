@@ -19,6 +19,7 @@ import queue
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -103,8 +104,9 @@ def _is_candidate(name: str) -> bool:
     return not name.endswith(TEMP_SUFFIX) and os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS
 
 
-def walk_images(root: Path, skip_dirs: Iterable[Path] = ()) -> Iterable[Path]:
-    """Image files under `root`, sorted, following symlinks but never a directory twice (loops are safe)."""
+def walk_images(root: Path, skip_dirs: Iterable[Path] = (), ignored: Counter | None = None) -> Iterable[Path]:
+    """Image files under `root`, sorted, following symlinks but never a directory twice (loops are safe).
+    Other files are counted by extension into `ignored` when it is given."""
     skip = {os.path.realpath(d) for d in skip_dirs}
     seen: set[tuple[int, int]] = set()
     stack = [str(root)]
@@ -132,11 +134,15 @@ def walk_images(root: Path, skip_dirs: Iterable[Path] = ()) -> Iterable[Path]:
                 subdirs.append(entry.path)
             elif _is_candidate(entry.name):
                 yield Path(entry.path)
+            elif ignored is not None and not entry.name.endswith(TEMP_SUFFIX):
+                ignored[os.path.splitext(entry.name)[1].lower() or "(no extension)"] += 1
         stack.extend(reversed(subdirs))
 
 
-def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | None = None) -> tuple[list[Job], list[dict]]:
-    """Jobs for every input image, and failed records for those whose output cannot be planned.
+def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | None = None,
+              ignored: Counter | None = None) -> tuple[list[Job], list[dict]]:
+    """Jobs for every input image, and failed records for those whose output cannot be planned; files in
+    the folders that are not images colorcli reads are counted by extension into `ignored`.
 
     One folder input mirrors its tree straight under --out; with several inputs each folder gets a
     subfolder of its own name; single files land in --out by name. Two inputs never share an output
@@ -154,7 +160,7 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
             if os.path.realpath(item) == os.path.realpath(out):
                 raise UsageError(f"--out {out} is the input folder itself; choose another folder")
             base = Path(item.resolve().name) if several else Path()
-            sources = ((src, base / src.relative_to(item)) for src in walk_images(item, [out]))
+            sources = ((src, base / src.relative_to(item)) for src in walk_images(item, [out], ignored))
         else:
             if not _is_candidate(item.name):
                 raise UsageError(f"{item}: not an image colorcli reads ({', '.join(sorted(INPUT_EXTENSIONS))})")
@@ -180,6 +186,13 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
     return list(planned.values()), conflicts
 
 
+def describe_ignored(ignored: Counter) -> str:
+    """'312 files ignored (not images colorcli reads): .pdf ×300, .txt ×12'"""
+    total = sum(ignored.values())
+    kinds = ", ".join(f"{ext} ×{count}" for ext, count in sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{total} file{'s' if total != 1 else ''} ignored (not images colorcli reads): {kinds}"
+
+
 def index_references(ref: Path) -> dict[str, Path]:
     """Reference originals by relative path without extension."""
     if not ref.is_dir():
@@ -200,15 +213,17 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
-    from colorcli import color, imageio, metrics
+    from colorcli import color, imageio, metrics, tone
 
     timings = {}
     start = time.perf_counter()
     image = imageio.read_image(job.src)
     timings["read"] = time.perf_counter() - start
     extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode}
-    if not options.include_color and not color.is_grayscale(image.pixels):
-        return _record(job.src, job.rel, "skipped", "already in colour (use --include-color)", **extra)
+    decision = tone.classify(image.pixels)
+    extra["tone"] = decision.reason
+    if not options.include_color and not decision.grey:
+        return _record(job.src, job.rel, "skipped", f"{decision.reason} (use --include-color)", **extra)
     tick = time.perf_counter()
     L_full, small = color.split_for_model(image.pixels, size, image.orientation)
     timings["prepare"] = time.perf_counter() - tick

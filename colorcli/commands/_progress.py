@@ -75,7 +75,8 @@ class Progress:
         if status == "failed":
             self.err.print(Text(f"failed: {record['input']}: {record['reason']}", style="red"))
         elif not self.quiet and not self.bar:
-            reason = f" ({record['reason']})" if record.get("reason") else ""
+            note = record.get("reason") or (record.get("tone") if status == "ok" else None)
+            reason = f" ({note})" if note and note != "grey" else ""
             self.err.print(f"[{done}/{self.total}] {status}: {record['input']}{reason}", markup=False)
         if self.bar:
             self.bar.update(self.task, completed=done, rate=f"{rate:.1f} MP/s", **self.counts)
@@ -103,9 +104,14 @@ class Progress:
         reasons: dict[str, int] = {}
         for record in records:
             if record["status"] == "skipped":
-                reasons[record["reason"]] = reasons.get(record["reason"], 0) + 1
+                key = f"skipped: {record['reason'].split(':')[0]}"  # "colour photograph: 3 hue clusters"
+            elif record["status"] == "ok" and str(record.get("tone", "")).startswith("toned"):
+                key = "ok: toned monochrome"
+            else:
+                continue
+            reasons[key] = reasons.get(key, 0) + 1
         for reason, count in sorted(reasons.items()):
-            table.add_row(f"  skipped: {reason}", str(count))
+            table.add_row(f"  {reason}", str(count))
         metrics = metric_summary(records)
         if metrics:
             for key, value in metrics.items():

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -27,9 +28,10 @@ REPORT_NAME = "colorcli-report.json"
 @click.option("--size", default=None, type=click.IntRange(min=1),
               help="Model input size (a multiple of the model's size unit; default: its native size).")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them).")
-@click.option("--include-color", is_flag=True, help="Also colorize images that are already in colour.")
+@click.option("--include-color", is_flag=True, help="Also colorize images taken for colour photographs (the report gives each file's reason).")
 @click.option("--format", "fmt", default="keep", show_default=True, type=click.Choice(["keep", "png", "jpg", "tif"]),
-              help="Output format; keep writes each input's own format (GIF becomes PNG).")
+              help="Output format; keep writes each input's own format (GIF becomes PNG; JPEG 2000 is written "
+                   "losslessly, 8 or 16 bit).")
 @click.option("--ref", default=None, type=click.Path(path_type=Path, file_okay=False),
               help="Folder of colour originals (same relative paths) to score the results against.")
 @click.option("--report", default=None, type=click.Path(path_type=Path, dir_okay=False),
@@ -46,10 +48,15 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     """Colorize grayscale images, mirroring folders under --out.
 
     INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
-    GIF; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and metadata; images already in
-    colour are skipped. A rerun skips finished outputs, so an interrupted run just continues.
-    Ctrl-C and SIGTERM stop the run with the report written (exit 130, 143); so does the first full
-    disk (exit 1). `colorcli report OUT` merges the reports of every shard.
+    GIF, JPEG 2000 .jp2 .j2k .jpf .jpx; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and
+    metadata (JPEG 2000: written losslessly, without metadata). Files of other types are counted and
+    named; a run that finds no image at all exits 2. A rerun skips finished outputs, so an interrupted
+    run just continues. Ctrl-C and SIGTERM stop the run with the report written (exit 130, 143); so
+    does the first full disk (exit 1). `colorcli report OUT` merges the reports of every shard.
+
+    Grey scans and monochrome prints that are toned, faded, stained or captioned in ink are colorized
+    from their lightness alone; colour photographs and hand-tinted prints (several separate hues, or
+    colour no print tone or paper cast explains) are skipped, with the reason in the report.
 
     \b
     Examples:
@@ -62,6 +69,8 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     """
     from colorcli import pipeline
     from colorcli.atomic import write_json
+    from colorcli.errors import UsageError
+    from colorcli.imageio import INPUT_EXTENSIONS
     from colorcli.runtime import Colorizer
 
     from colorcli.commands._progress import Progress
@@ -70,9 +79,16 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
                                workers=workers, batch_size=batch_size, ref=ref)
     shard_spec = pipeline.parse_shard(shard)
     references = pipeline.index_references(ref) if ref else None
-    jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec)
+    ignored = Counter()
+    jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec, ignored)
     colorizer = Colorizer.load(model, provider=provider, size=size)
+    if not jobs and not conflicts and not shard_spec:
+        found = pipeline.describe_ignored(ignored) if ignored else "no files at all"
+        raise UsageError(f"{', '.join(map(str, inputs))}: no image colorcli reads "
+                         f"({', '.join(sorted(INPUT_EXTENSIONS))}); found {found}")
     progress = Progress(total=len(jobs) + len(conflicts), quiet=quiet)
+    if ignored:
+        progress.say(pipeline.describe_ignored(ignored))
     progress.say(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
                  f"on {colorizer.provider.upper()}; {len(jobs) + len(conflicts)} images")
     started = time.time()
@@ -84,7 +100,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     report_path = report or out / (REPORT_NAME if not shard_spec else
                                    f"colorcli-report-shard-{shard_spec[0]}-of-{shard_spec[1]}.json")
     try:
-        write_json(report_path, _report(records, outcome, colorizer, options, inputs, shard_spec, started))
+        write_json(report_path, _report(records, outcome, colorizer, options, inputs, shard_spec, started, ignored))
     except OSError as error:  # a full disk: say so in one line; the summary below is the only record left
         unwritten = f"the report {report_path} could not be written ({error.strerror or error})"
     else:
@@ -107,7 +123,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     sys.exit(1 if unwritten or any(r["status"] == "failed" for r in records) else 0)
 
 
-def _report(records, outcome, colorizer, options, inputs, shard, started) -> dict:
+def _report(records, outcome, colorizer, options, inputs, shard, started, ignored) -> dict:
     from colorcli import __version__
     from colorcli.commands._progress import counts, metric_summary
 
@@ -127,5 +143,6 @@ def _report(records, outcome, colorizer, options, inputs, shard, started) -> dic
                     "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
                     "shard": f"{shard[0]}/{shard[1]}" if shard else None},
         "summary": {**counts(records), "metrics": metric_summary(records)},
+        "ignored": dict(sorted(ignored.items())),
         "files": records,
     }

@@ -1,0 +1,206 @@
+"""Is a scan a monochrome print (grey, toned, faded, stained) or a colour picture? With the reason.
+
+How prints are made, and what this decision assumes:
+
+- A monochrome print has one image tone: silver, sepia, selenium or gold toning, a cyanotype. Its colour
+  is a function of the print's density, so a, b of Lab are one curve of lightness over the whole sheet
+  (cream highlights, brown mid-tones, near-neutral blacks; or blue-grey throughout).
+- On top of it the paper has aged: yellowing, a faded edge, stains and foxing add a yellow-to-brown cast
+  (hue 30° to 110° in Lab) that changes slowly across the sheet, not at the edges of things. It acts as a
+  filter, so it shows more on light parts of the picture than on dark ones.
+- Ink on the sheet (a caption, a stamp, a signature) is a small area of one more hue.
+- In a colour photograph (or a hand-tinted print) things of the same lightness have different colours,
+  changing at their edges: chroma that neither the tone curve nor a slow paper cast explains, in several
+  separate hues.
+
+Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
+yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
+
+The decision, on a copy at most 128 px on its long side (it runs on every scan):
+1. grey: 99% of the pixels have chroma under 6.
+2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, of any
+   hue.
+3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
+   the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
+4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
+5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
+   paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
+   unexplained: more than ink and the edges of stains.
+6. otherwise toned: stained, faded or ink-captioned.
+
+Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
+output, never a file, whereas skipping a print costs the user the colorization they came for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_THUMB = 128  # longest side of the copy examined: enough to see objects, blind to grain and JPEG noise
+_NEUTRAL_CHROMA = 6.0  # 99th-percentile chroma below this: a neutral grey picture
+_REAL_CHROMA = 8.0  # chroma a scanner's noise and a print's grain do not reach
+_LIGHTNESS_BINS = 32
+_PAPER_GRID = 12  # the paper cast may change over a twelfth of the sheet, not faster
+_PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
+_EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
+_INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
+_UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
+_PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
+_FIT_ROUNDS = 3
+_HUE_BIN = 15  # degrees per bin when separate hues are counted
+_CLUSTER_AREA = 0.002  # a hue must cover this share of the picture to count as one of several
+
+
+@dataclass(frozen=True)
+class ToneDecision:
+    """grey is True for pictures to colorize. kind: "grey", "toned" or "colour"; hue in degrees (Lab)
+    for a toned print; reason: one line for a person."""
+
+    grey: bool
+    kind: str
+    reason: str
+    hue: float | None = None
+
+    def __bool__(self) -> bool:
+        return self.grey
+
+
+def _thumbnail(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    scale = min(1.0, _THUMB / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) * np.float32(1.0 / 65535.0)
+    return pixels.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
+    """The part of a smooth a, b field that ageing paper can make: vectors outside the yellow-brown hues
+    are projected onto the nearer edge of that range (nothing is left of those pointing away from it)."""
+    lo, hi = np.radians(_PAPER_HUES)
+    hue = np.arctan2(field[..., 1], field[..., 0])
+    edge = np.where(np.abs(np.angle(np.exp(1j * (hue - lo)))) < np.abs(np.angle(np.exp(1j * (hue - hi)))), lo, hi)
+    inside = (hue >= lo) & (hue <= hi)
+    along = np.maximum(field[..., 0] * np.cos(edge) + field[..., 1] * np.sin(edge), 0.0)
+    projected = np.stack([along * np.cos(edge), along * np.sin(edge)], axis=-1)
+    return np.where(inside[..., None], field, projected).astype(np.float32)
+
+
+def _tone_curve(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The mean a, b of each lightness bin, at every pixel: the colour a single toner gives that lightness."""
+    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
+    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
+    flat = ab.reshape(-1, 2)
+    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+    return curve[bins].reshape(ab.shape).astype(np.float32)
+
+
+def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """a, b left after a tone curve of lightness and a smooth paper cast are taken out (fitted in turn).
+    The paper cast is a filter over the image: it tints light areas more than dark ones (a, b scale with
+    L), so it is fitted per cell of the grid as a, b per unit of L / 100."""
+    height, width = L.shape
+    grid = (max(1, round(_PAPER_GRID * width / max(height, width))),
+            max(1, round(_PAPER_GRID * height / max(height, width))))
+    light = (L * np.float32(0.01))[..., None]
+    power = np.maximum(cv2.resize(light * light, grid, interpolation=cv2.INTER_AREA), 1e-3)[..., None]
+    paper = np.zeros_like(ab)
+    for _ in range(_FIT_ROUNDS):
+        toned = _tone_curve(L, ab - paper)
+        cast = cv2.resize((ab - toned) * light, grid, interpolation=cv2.INTER_AREA) / power
+        paper = _keep_paper_hues(cv2.resize(cast, (width, height), interpolation=cv2.INTER_LINEAR)) * light
+    return ab - toned - paper
+
+
+def _hue_clusters(hue: np.ndarray, area: int) -> int:
+    """Separate hues (runs of occupied bins on the hue circle) that each cover _CLUSTER_AREA of `area`."""
+    bins = 360 // _HUE_BIN
+    share = np.bincount((hue // _HUE_BIN).astype(np.intp) % bins, minlength=bins) / max(area, 1)
+    occupied = share >= _CLUSTER_AREA / 4
+    if occupied.all():
+        return 1 if share.sum() >= _CLUSTER_AREA else 0
+    start = int(np.argmin(occupied))  # an empty bin: runs do not wrap past it
+    clusters, mass = 0, 0.0
+    for step in range(1, bins + 1):
+        index = (start + step) % bins
+        if occupied[index]:
+            mass += share[index]
+            continue
+        clusters += mass >= _CLUSTER_AREA
+        mass = 0.0
+    return clusters
+
+
+def _hues(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arctan2(b, a)) % 360.0
+
+
+def _is_print_hue(hue: np.ndarray) -> np.ndarray:
+    return (hue >= _PRINT_HUES[0]) | (hue <= _PRINT_HUES[1])
+
+
+def _even_residual(L: np.ndarray, ab: np.ndarray) -> float:
+    """95th percentile of the chroma left after the mean a, b per lightness bin (a print toned evenly)."""
+    rest = ab - _tone_curve(L, ab)
+    return float(np.percentile(np.hypot(rest[..., 0], rest[..., 1]), 95))
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    even_residual: float  # 95th-percentile chroma off a tone curve of lightness
+    clusters: int  # separate hues of real chroma
+    foreign_clusters: int  # of them, outside the print family
+    off_print: float  # share of the picture in real chroma outside the print family
+    unexplained: float  # share of the picture off the tone curve plus paper cast
+    tone_hue: float
+
+
+def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
+    real = chroma > _REAL_CHROMA
+    a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
+    hues = _hues(ab[..., 0][real], ab[..., 1][real])
+    tone_hue = float(_hues(np.sum(a), np.sum(b)))
+    foreign = ~_is_print_hue(hues)
+    rest = _unexplained(L, ab)
+    return _Evidence(
+        even_residual=_even_residual(L, ab),
+        clusters=_hue_clusters(hues, chroma.size),
+        foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
+        off_print=float(np.count_nonzero(foreign)) / chroma.size,
+        unexplained=float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA)),
+        tone_hue=tone_hue,
+    )
+
+
+def _decide(e: _Evidence) -> ToneDecision:
+    toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
+    if e.even_residual < _EVEN_TONE_RESIDUAL:
+        return toned
+    clusters = max(e.clusters, e.foreign_clusters)
+    hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
+    if e.foreign_clusters >= 2:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}")
+    if e.off_print > _INK_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.off_print:.0%} of it in colours "
+                                             "no print tone has")
+    if e.unexplained > _UNEXPLAINED_AREA:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.unexplained:.0%} of it off any "
+                                             "print tone")
+    return toned
+
+
+def classify(pixels: np.ndarray) -> ToneDecision:
+    """Decide whether a scan (grey (H, W) or RGB (H, W, 3), 8 or 16 bit) is to be colorized."""
+    if pixels.ndim == 2:
+        return ToneDecision(True, "grey", "grey")
+    lab = cv2.cvtColor(_thumbnail(pixels), cv2.COLOR_RGB2Lab)
+    L, ab = lab[..., 0], lab[..., 1:]
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    if np.percentile(chroma, 99) < _NEUTRAL_CHROMA:
+        return ToneDecision(True, "grey", "grey")
+    return _decide(_evidence(L, ab, chroma))
