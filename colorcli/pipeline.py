@@ -227,9 +227,13 @@ def _get_while_parent_lives(source):
                 raise SystemExit(1) from None
 
 
-def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int) -> None:
+def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int,
+            threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
+    import cv2
+
+    cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
 
     def infer(small: np.ndarray) -> np.ndarray:
         requests.put((worker_id, small))
@@ -280,6 +284,7 @@ class _Pool:
         self.results = self.context.Queue()
         self.requests = self.context.Queue()
         self.options, self.size = options, size
+        self.threads = max(1, (os.cpu_count() or 1) // count)
         self.workers: dict[int, tuple] = {}  # id -> (process, tasks, replies)
         self.assigned: dict[int, list[int]] = {}  # id -> job indices given, oldest first
         self.next_id = 0
@@ -291,7 +296,7 @@ class _Pool:
         tasks, replies = self.context.Queue(), self.context.Queue()
         process = self.context.Process(
             target=_worker, daemon=True,
-            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size))
+            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size, self.threads))
         process.start()
         self.workers[worker_id] = (process, tasks, replies)
         self.assigned[worker_id] = []
