@@ -11,6 +11,7 @@ import io
 import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _read_16bit_tiff(path: Path) -> np.ndarray:
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
-        array = page.asarray()
+        array = page.asarray(maxworkers=_threads())
         if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
             array = np.iinfo(array.dtype).max - array
     return array
@@ -234,20 +235,45 @@ def _encode_png16(rgb: np.ndarray, image: ScanImage) -> bytes:
     return data[:ihdr_end] + chunks + data[ihdr_end:]
 
 
-def _write_tiff16(handle, rgb: np.ndarray, image: ScanImage) -> None:
+_TIFF_STRIP_BYTES = 262144  # tifffile's own choice for compressed strips: the same layout as before
+_TIFF_BAND_BYTES = 1 << 24  # rows merged and compressed at a time
+
+
+def _threads() -> int:
+    # the pipeline gives each worker its share of the cores as OpenCV's thread count
+    return max(1, cv2.getNumThreads())
+
+
+def _write_tiff16(handle, shape: tuple[int, ...], rows, image: ScanImage) -> None:
+    """A deflate TIFF written strip by strip: rows(top, bottom) is called band by band, and each band
+    compressed (in threads: zlib lets go of the GIL) and written before the next is made, so a 100 MP
+    master never exists whole as RGB in memory."""
     import tifffile
 
+    height, width, samples = shape
+    row_bytes = width * samples * 2
+    per_strip = max(1, min(height, _TIFF_STRIP_BYTES // row_bytes))
+    per_band = per_strip * max(1, _TIFF_BAND_BYTES // (row_bytes * per_strip))
+
+    def strips(pool):
+        for top in range(0, height, per_band):
+            band = np.ascontiguousarray(rows(top, min(top + per_band, height)), dtype="<u2")
+            pieces = [band[i:i + per_strip] for i in range(0, len(band), per_strip)]
+            yield from pool.map(lambda piece: zlib.compress(piece, 6), pieces)  # tifffile's zlib level
+
     kwargs = {"photometric": "rgb", "extratags": [(274, "H", 1, image.orientation, True)]}
-    if rgb.shape[2] == 4:
+    if samples == 4:
         kwargs["extrasamples"] = ("unassalpha",)
     if _icc_is_rgb(image.icc_profile):
         kwargs["iccprofile"] = image.icc_profile
     if image.dpi:
         kwargs["resolution"] = image.dpi
         kwargs["resolutionunit"] = "INCH"
-    buffer = io.BytesIO()  # tifffile wants a named file or a buffer, not a bare descriptor
-    tifffile.imwrite(buffer, rgb, compression="zlib", **kwargs)
-    handle.write(buffer.getvalue())
+    bigtiff = height * row_bytes > 2**32 - 2**25  # what tifffile.imwrite decides
+    named = tifffile.FileHandle(handle, mode="wb", name="output.tif", size=0)  # its own name is a descriptor
+    with ThreadPoolExecutor(_threads()) as pool, tifffile.TiffWriter(named, bigtiff=bigtiff) as tif:
+        tif.write(strips(pool), shape=shape, dtype=np.uint16, compression="zlib", rowsperstrip=per_strip,
+                  **kwargs)
 
 
 def _pil_save_options(fmt: str, image: ScanImage) -> dict:
@@ -277,7 +303,7 @@ def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
         if fmt == "PNG":
             handle.write(_encode_png16(rgb, image))
         else:
-            _write_tiff16(handle, rgb, image)
+            _write_tiff16(handle, rgb.shape, lambda top, bottom: rgb[top:bottom], image)
         return
     rgb = to_uint8(rgb)
     if rgb.shape[2] == 4 and fmt in ("JPEG", "BMP"):
@@ -289,13 +315,24 @@ def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
 def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> None:
     """Atomically write `rgb` (H, W, 3|4) to `path` in the format its extension names; on any
     failure `path` is untouched and no temp file is left."""
+    write_rows(path, rgb.shape, rgb.dtype, lambda top, bottom: rgb[top:bottom], image)
+
+
+def write_rows(path: str | os.PathLike, shape: tuple[int, ...], dtype, rows, image: ScanImage) -> None:
+    """write_image of an (H, W, 3|4) picture given as rows(top, bottom) -> its rows top..bottom.
+
+    A 16-bit TIFF is made and written band by band; other formats take the whole picture at once.
+    """
     path = Path(path)
     fmt = _FORMAT_OF_EXTENSION.get(path.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise ImageError(f"{path}: cannot write format {path.suffix!r}")
     try:
         with atomic_write(path) as handle:
-            encode_to(handle, rgb, image, fmt)
+            if np.dtype(dtype) == np.uint16 and fmt == "TIFF":
+                _write_tiff16(handle, tuple(shape), rows, image)
+            else:
+                encode_to(handle, rows(0, shape[0]), image, fmt)
     except (OSError, ValueError) as error:
         raise ImageError(f"{path}: cannot write ({error})") from None
 

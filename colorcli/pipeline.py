@@ -198,13 +198,25 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     ab = infer(small)
     timings["infer"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    rgb = color.merge_from_model(image.pixels, L_full, ab, image.orientation)
-    imageio.write_image(job.dst, imageio.with_alpha(rgb, image.alpha), image)
+    if image.bit_depth == 16:
+        L_full = None  # recomputed band by band: as float it is twice the size of the 16-bit scan
+    rows = color.merged_rows_from_model(image.pixels, ab, image.orientation, L_full)
+    height, width = image.pixels.shape[:2]
+    if ref_path:  # the metrics need the whole picture
+        rgb = rows(0, height)
+        rows = lambda top, bottom: rgb[top:bottom]  # noqa: E731
+    if image.alpha is not None:
+        rows = _with_alpha_rows(rows, image.alpha, imageio)
+    imageio.write_rows(job.dst, (height, width, 3 if image.alpha is None else 4), image.pixels.dtype, rows, image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:
         extra.update(_reference_metrics(rgb, ref_path, metrics, imageio))
     timings["total"] = time.perf_counter() - start
     return _record(job.src, job.rel, "ok", None, seconds={k: round(v, 4) for k, v in timings.items()}, **extra)
+
+
+def _with_alpha_rows(rows, alpha: np.ndarray, imageio):
+    return lambda top, bottom: imageio.with_alpha(rows(top, bottom), alpha[top:bottom])
 
 
 def _reference_metrics(rgb: np.ndarray, ref_path: str, metrics, imageio) -> dict:
@@ -228,12 +240,13 @@ def _get_while_parent_lives(source):
 
 
 def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int,
-            threads: int) -> None:
+            threads: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
-    import cv2
+    if threads:
+        import cv2
 
-    cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
+        cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
 
     def infer(small: np.ndarray) -> np.ndarray:
         requests.put((worker_id, small))
