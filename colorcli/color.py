@@ -189,12 +189,13 @@ def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
     return small
 
 
-def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | None = None):
+def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | None = None, channels: int = 3):
     """The scan merged with predicted a, b ((h, w, 2), Lab units, upsampled to the scan), as a function
     of a row range: rows(top, bottom) gives RGB of those rows at the scan's depth (uint8 or uint16).
 
     A writer can so produce a 100 MP scan band by band, never holding the whole RGB. L comes from
-    L_full when given, else from the pixels, band by band. a, b travel as 8-bit (a + 128): one unit of
+    L_full when given, else from the pixels, band by band. channels=4 pads 8-bit RGB to RGBX (X = 255),
+    which a JPEG encoder takes without a copy. a, b travel as 8-bit (a + 128): one unit of
     a or b is far below what the eye sees, and it keeps a 100 MP scan's buffers small.
     """
     height, width = pixels.shape[:2]
@@ -204,7 +205,7 @@ def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | N
     def band(top: int, bottom: int, out: np.ndarray) -> None:
         L = L_full[top:bottom] if L_full is not None else lightness_rows(pixels, top, bottom)
         if pixels.dtype == np.uint8:
-            cv2.cvtColor(cv2.merge([L, ab8[top:bottom]]), cv2.COLOR_Lab2RGB, dst=out)
+            cv2.cvtColor(cv2.merge([L, ab8[top:bottom]]), cv2.COLOR_Lab2RGB, dst=out, dstCn=channels)
         else:
             ab = ab8[top:bottom].astype(np.float32)
             ab -= np.float32(128.0)
@@ -212,7 +213,7 @@ def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | N
 
     def rows(top: int, bottom: int) -> np.ndarray:
         bottom = min(bottom, height)
-        out = np.empty((bottom - top, width, 3), pixels.dtype)
+        out = np.empty((bottom - top, width, channels if pixels.dtype == np.uint8 else 3), pixels.dtype)
         step = _band_rows(width)
         for start in range(top, bottom, step):
             band(start, min(start + step, bottom), out[start - top:start - top + step])
@@ -243,6 +244,6 @@ def merge_from_model(pixels: np.ndarray, L_full: np.ndarray | None, ab_upright: 
 
 
 def merged_rows_from_model(pixels: np.ndarray, ab_upright: np.ndarray, orientation: int = 1,
-                           L_full: np.ndarray | None = None):
+                           L_full: np.ndarray | None = None, channels: int = 3):
     """merge_from_model as a function of a row range (see merged_rows)."""
-    return merged_rows(pixels, from_upright(ab_upright, orientation), L_full)
+    return merged_rows(pixels, from_upright(ab_upright, orientation), L_full, channels)

@@ -322,10 +322,17 @@ def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
             _write_tiff16(handle, rgb.shape, lambda top, bottom: rgb[top:bottom], image)
         return
     rgb = to_uint8(rgb)
-    if rgb.shape[2] == 4 and fmt in ("JPEG", "BMP"):
-        rgb = rgb[:, :, :3]  # these formats cannot hold alpha
+    options = _pil_save_options(fmt, image)
+    if rgb.shape[2] == 4 and fmt == "JPEG":  # no alpha in JPEG: the 4th channel is ignored, and unlike
+        # 3-channel RGB (Pillow holds 4 bytes a pixel) RGBX is encoded from the array without a copy
+        height, width = rgb.shape[:2]
+        Image.frombuffer("RGBX", (width, height), np.ascontiguousarray(rgb), "raw", "RGBX", 0, 1).save(
+            handle, format=fmt, **options)
+        return
+    if rgb.shape[2] == 4 and fmt == "BMP":
+        rgb = rgb[:, :, :3]  # BMP cannot hold alpha
     mode = "RGBA" if rgb.shape[2] == 4 else "RGB"
-    Image.fromarray(np.ascontiguousarray(rgb), mode).save(handle, format=fmt, **_pil_save_options(fmt, image))
+    Image.fromarray(np.ascontiguousarray(rgb), mode).save(handle, format=fmt, **options)
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> None:
@@ -351,6 +358,11 @@ def write_rows(path: str | os.PathLike, shape: tuple[int, ...], dtype, rows, ima
                 encode_to(handle, rows(0, shape[0]), image, fmt)
     except (OSError, ValueError) as error:
         raise ImageError(f"{path}: cannot write ({error})") from None
+
+
+def takes_rgbx(path: str | os.PathLike) -> bool:
+    """Whether 8-bit pixels for `path` are best given as RGBX: true of JPEG (see encode_to)."""
+    return _FORMAT_OF_EXTENSION.get(Path(path).suffix.lower()) == "JPEG"
 
 
 def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:

@@ -200,14 +200,16 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     tick = time.perf_counter()
     if image.bit_depth == 16:
         L_full = None  # recomputed band by band: as float it is twice the size of the 16-bit scan
-    rows = color.merged_rows_from_model(image.pixels, ab, image.orientation, L_full)
+    rgbx = image.alpha is None and not ref_path and imageio.takes_rgbx(job.dst) and image.bit_depth == 8
+    rows = color.merged_rows_from_model(image.pixels, ab, image.orientation, L_full, 4 if rgbx else 3)
     height, width = image.pixels.shape[:2]
     if ref_path:  # the metrics need the whole picture
         rgb = rows(0, height)
         rows = lambda top, bottom: rgb[top:bottom]  # noqa: E731
     if image.alpha is not None:
         rows = _with_alpha_rows(rows, image.alpha, imageio)
-    imageio.write_rows(job.dst, (height, width, 3 if image.alpha is None else 4), image.pixels.dtype, rows, image)
+    channels = 4 if rgbx or image.alpha is not None else 3
+    imageio.write_rows(job.dst, (height, width, channels), image.pixels.dtype, rows, image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:
         extra.update(_reference_metrics(rgb, ref_path, metrics, imageio))
