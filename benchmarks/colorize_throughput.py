@@ -14,7 +14,7 @@ floor seconds / colorize seconds of the same round. Then peak memory (RSS summed
 tree) of colorize on 100 and on 1,000 small files, which should be flat in the number of files.
 
     python benchmarks/colorize_throughput.py [--files 12] [--size 4000x3000] [--tiff-size 12000x8000]
-        [--rounds 2] [--tiff-rounds 1] [--skip-8bit] [--skip-16bit] [--skip-memory]
+        [--rounds 3] [--tiff-rounds 1] [--skip-8bit] [--skip-16bit] [--skip-memory]
         [--model M.onnx] [--provider auto] [--baseline OLD_SOURCE_TREE]
 
 Smaller sizes (for example --size 1600x1200 --tiff-size 3000x2000) make a quick run.
@@ -26,6 +26,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -133,9 +134,12 @@ class TreeMemory:
         self.peak = max(self.peak, total)
 
 
-def run_command(command: list[str], env: dict | None = None) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS of the largest process in its tree and peak RSS summed over the tree,
-    sampled every 10 ms until the command exits (a worker's last 10 ms can escape)."""
+def run_command(command: list[str], env: dict | None = None) -> tuple[float, int, int, float]:
+    """Wall seconds, peak RSS of the largest process in its tree, peak RSS summed over the tree
+    (sampled every 10 ms until the command exits: a worker's last 10 ms can escape), and CPU seconds
+    (user + system) of the command and the processes it waited for: on a shared machine the wall
+    time depends on the other load, the CPU time much less."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
@@ -147,7 +151,9 @@ def run_command(command: list[str], env: dict | None = None) -> tuple[float, int
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{command[2:4]} failed ({process.returncode}): {errors.read().decode().strip()}")
-    return seconds, memory.largest, memory.peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, memory.largest, memory.peak, cpu
 
 
 def colorize_command(folder: Path, out: Path, model: str | None, provider: str) -> list[str]:
@@ -193,29 +199,34 @@ def bench_8bit(work: Path, args) -> None:
     width, height = args.size
     scans = make_jpegs(work / "scans", args.files, width, height)
     print(f"8-bit: {args.files} grey {width}x{height} JPEGs (quality 92), {os.cpu_count()} cores")
-    ratios, pool_ratios = [], []
+    ratios, pool_ratios, cpu_ratios = [], [], []
     for round_ in range(args.rounds):
         floor_out = work / f"floor{round_}"
-        floor, _, _ = run_command([sys.executable, __file__, "--floor-jpeg", str(work / "scans"), str(floor_out)])
+        floor, _, _, floor_cpu = run_command([sys.executable, __file__, "--floor-jpeg", str(work / "scans"),
+                                              str(floor_out)])
         pool = float((floor_out / "pool-seconds").read_text())
         out = work / f"ours{round_}"
-        ours, largest, _ = run_command(colorize_command(work / "scans", out, args.model, args.provider))
+        ours, largest, _, ours_cpu = run_command(colorize_command(work / "scans", out, args.model, args.provider))
         ratios.append(floor / ours)
         pool_ratios.append(pool / ours)
+        cpu_ratios.append(floor_cpu / ours_cpu)
         print(f"  round {round_ + 1}: floor (cv2 decode+encode, {os.cpu_count()} processes) {floor:6.2f} s as a command "
-              f"({pool:.2f} s of it the pool's), colorize {ours:6.2f} s: ratio {floor / ours:.2f} "
-              f"({pool / ours:.2f} against the pool alone); largest process {largest / 2**20:.0f} MiB")
+              f"({pool:.2f} s of it the pool's; CPU {floor_cpu:.2f} s), colorize {ours:6.2f} s (CPU {ours_cpu:.2f} s): "
+              f"ratio {floor / ours:.2f} ({pool / ours:.2f} against the pool alone, {floor_cpu / ours_cpu:.2f} in CPU "
+              f"time); largest process {largest / 2**20:.0f} MiB")
         print(f"    colorize per file, mean s: {stage_seconds(out / 'colorcli-report.json')}")
         if args.baseline:
             before = work / f"baseline{round_}"
-            seconds, _, _ = run_command(colorize_command(work / "scans", before, args.model, args.provider),
-                                        baseline_env(args.baseline))
-            print(f"    baseline colorize {seconds:6.2f} s, ratio {floor / seconds:.2f} ({pool / seconds:.2f})")
+            seconds, _, _, cpu = run_command(colorize_command(work / "scans", before, args.model, args.provider),
+                                             baseline_env(args.baseline))
+            print(f"    baseline colorize {seconds:6.2f} s (CPU {cpu:.2f} s), ratio {floor / seconds:.2f} "
+                  f"({pool / seconds:.2f}, CPU {floor_cpu / cpu:.2f})")
     if args.baseline:
         print(f"  {compare_outputs(work / 'ours0', work / 'baseline0', 2)}")
     print(f"8-bit colorize / cv2 floor, both whole commands: {' '.join(f'{r:.2f}' for r in ratios)}  "
           f"median {statistics.median(ratios):.2f}  (target >= 0.45, goal 0.6); against the floor's pool alone "
-          f"(no interpreter start or imports): median {statistics.median(pool_ratios):.2f}")
+          f"(no interpreter start or imports): median {statistics.median(pool_ratios):.2f}; in CPU time: median "
+          f"{statistics.median(cpu_ratios):.2f}")
 
 
 def bench_16bit(work: Path, args) -> None:
@@ -227,11 +238,11 @@ def bench_16bit(work: Path, args) -> None:
           f"raw 16-bit RGB output {raw / 2**20:.0f} MiB")
     cores = os.cpu_count()
     for round_ in range(args.tiff_rounds):
-        floor, floor_rss, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
-                                           str(work / f"floor{round_}.tif"), "0"])
+        floor, floor_rss, _, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
+                                              str(work / f"floor{round_}.tif"), "0"])
         out = work / f"masters-out{round_}"
-        ours, ours_rss, summed = run_command(colorize_command(folder, out, args.model, args.provider))
-        threaded, _, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
+        ours, ours_rss, summed, _ = run_command(colorize_command(folder, out, args.model, args.provider))
+        threaded, _, _, _ = run_command([sys.executable, "-c", _FLOOR16, str(folder / "master.tif"),
                                       str(work / f"floor{round_}.tif"), str(cores)])
         print(f"  round {round_ + 1}: floor (tifffile read + write RGB, its default threads) {floor:6.2f} s, "
               f"peak RSS {floor_rss / 2**20:.0f} MiB; colorize {ours:6.2f} s, peak RSS of the largest process "
@@ -240,8 +251,8 @@ def bench_16bit(work: Path, args) -> None:
         print(f"    colorize stages, s: {stage_seconds(out / 'colorcli-report.json')}")
         if args.baseline:
             before = work / f"baseline{round_}"
-            seconds, before_rss, _ = run_command(colorize_command(folder, before, args.model, args.provider),
-                                                 baseline_env(args.baseline))
+            seconds, before_rss, _, _ = run_command(colorize_command(folder, before, args.model, args.provider),
+                                                    baseline_env(args.baseline))
             print(f"    baseline colorize {seconds:6.2f} s, ratio {floor / seconds:.2f}, peak RSS of the largest "
                   f"process {before_rss / 2**20:.0f} MiB ({before_rss / raw:.2f} x raw)")
             print(f"    {compare_outputs(out, before, 4)}")
@@ -256,8 +267,8 @@ def bench_memory(work: Path, args) -> None:
     (work / "hundred").mkdir()
     for path in sorted(folder.iterdir())[:100]:
         os.link(path, work / "hundred" / path.name)
-    _, _, peak100 = run_command(colorize_command(work / "hundred", work / "out100", args.model, args.provider))
-    _, _, peak1000 = run_command(colorize_command(folder, work / "out1000", args.model, args.provider))
+    _, _, peak100, _ = run_command(colorize_command(work / "hundred", work / "out100", args.model, args.provider))
+    _, _, peak1000, _ = run_command(colorize_command(folder, work / "out1000", args.model, args.provider))
     print(f"peak RSS, process tree: 100 files {peak100 / 2**20:.0f} MiB, 1000 files {peak1000 / 2**20:.0f} MiB,"
           f" ratio {peak1000 / peak100:.2f}  (target: about 1)")
 
@@ -274,7 +285,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--size", type=_size, default=(4000, 3000), help="WxH of the 8-bit scans")
     parser.add_argument("--tiff-size", type=_size, default=(12000, 8000), help="WxH of the 16-bit master")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating floor / colorize rounds, 8-bit")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating floor / colorize rounds, 8-bit")
     parser.add_argument("--tiff-rounds", type=int, default=1)
     parser.add_argument("--baseline", type=Path, default=None,
                         help="source tree of another colorcli (git archive 8aaa184 | tar -x -C DIR): also run, "

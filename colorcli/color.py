@@ -41,18 +41,18 @@ def lightness(image: np.ndarray) -> np.ndarray:
     return rgb_to_lab(image)[:, :, 0]
 
 
+@functools.lru_cache(maxsize=1)
 def _gray_to_l8_table() -> np.ndarray:
+    # made on first use: OpenCV's first Lab conversion builds its own tables (about 0.1 s of CPU),
+    # which a process that never converts (colorize's parent) should not pay at import
     ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
     return cv2.cvtColor(ramp, cv2.COLOR_RGB2Lab)[0, :, 0].copy()
-
-
-_GRAY_TO_L8 = _gray_to_l8_table()
 
 
 def lightness8(image: np.ndarray) -> np.ndarray:
     """8-bit L (OpenCV encoding, (H, W) uint8) of an 8-bit grey (H, W) or RGB (H, W, 3) image."""
     if image.ndim == 2:
-        return cv2.LUT(image, _GRAY_TO_L8)
+        return cv2.LUT(image, _gray_to_l8_table())
     return cv2.cvtColor(image, cv2.COLOR_RGB2Lab)[:, :, 0]
 
 

@@ -7,7 +7,6 @@ and 16-bit TIFFs with tifffile. Writes are atomic: a temp file in the target fol
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import zlib
