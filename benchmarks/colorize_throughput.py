@@ -142,7 +142,8 @@ def run_command(command: list[str], env: dict | None = None) -> tuple[float, int
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env or source_env(REPO),
+                                   cwd=tempfile.gettempdir())
         memory = TreeMemory(process.pid)
         while process.poll() is None:
             memory.sample()
@@ -165,8 +166,13 @@ def colorize_command(folder: Path, out: Path, model: str | None, provider: str) 
     return command
 
 
-def baseline_env(source: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": str(source)}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def source_env(source: Path) -> dict:
+    """The environment that makes `python -m colorcli` run the colorcli in `source` (commands run in a
+    temp folder, so the current folder cannot shadow it)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])}
 
 
 def compare_outputs(ours: Path, baseline: Path, step: int) -> str:
@@ -218,7 +224,7 @@ def bench_8bit(work: Path, args) -> None:
         if args.baseline:
             before = work / f"baseline{round_}"
             seconds, _, _, cpu = run_command(colorize_command(work / "scans", before, args.model, args.provider),
-                                             baseline_env(args.baseline))
+                                             source_env(args.baseline))
             print(f"    baseline colorize {seconds:6.2f} s (CPU {cpu:.2f} s), ratio {floor / seconds:.2f} "
                   f"({pool / seconds:.2f}, CPU {floor_cpu / cpu:.2f})")
     if args.baseline:
@@ -252,7 +258,7 @@ def bench_16bit(work: Path, args) -> None:
         if args.baseline:
             before = work / f"baseline{round_}"
             seconds, before_rss, _, _ = run_command(colorize_command(folder, before, args.model, args.provider),
-                                                    baseline_env(args.baseline))
+                                                    source_env(args.baseline))
             print(f"    baseline colorize {seconds:6.2f} s, ratio {floor / seconds:.2f}, peak RSS of the largest "
                   f"process {before_rss / 2**20:.0f} MiB ({before_rss / raw:.2f} x raw)")
             print(f"    {compare_outputs(out, before, 4)}")
