@@ -17,7 +17,8 @@ tree) of colorize on 100 and on 1,000 small files, which should be flat in the n
         [--rounds 3] [--tiff-rounds 1] [--skip-8bit] [--skip-16bit] [--skip-memory]
         [--model M.onnx] [--provider auto] [--baseline OLD_SOURCE_TREE]
 
-Smaller sizes (for example --size 1600x1200 --tiff-size 3000x2000) make a quick run.
+Smaller sizes (for example --size 1600x1200 --tiff-size 3000x2000) make a quick run. --baseline
+(comparing outputs) needs scikit-image, from the dev extra.
 """
 
 from __future__ import annotations
@@ -176,22 +177,25 @@ def source_env(source: Path) -> dict:
 
 
 def compare_outputs(ours: Path, baseline: Path, step: int) -> str:
-    """Mean and largest per-file mean CIEDE2000 between two runs' outputs (every step-th pixel),
-    the largest per-pixel one, and their total sizes."""
-    from colorcli import color, imageio, metrics
+    """Mean and largest per-file mean CIEDE2000 between two runs' outputs (every step-th pixel, exact
+    float Lab from scikit-image: OpenCV's float Lab is coarser than a 16-bit level), the largest
+    per-pixel one, and their total sizes."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    from colorcli import imageio
 
     means, worst, sizes = [], 0.0, [0, 0]
     for new in sorted(p for p in ours.iterdir() if p.suffix in (".jpg", ".tif")):
         old = baseline / new.name
         a, b = (imageio.read_image(p).pixels[::step, ::step] for p in (new, old))
-        delta = metrics.delta_e_ciede2000(color.rgb_to_lab(a).astype(np.float64),
-                                          color.rgb_to_lab(b).astype(np.float64))
+        scale = float(np.iinfo(a.dtype).max)
+        delta = deltaE_ciede2000(rgb2lab(a / scale), rgb2lab(b / scale))
         means.append(float(delta.mean()))
         worst = max(worst, float(delta.max()))
         sizes[0] += new.stat().st_size
         sizes[1] += old.stat().st_size
-    return (f"CIEDE2000 against the baseline's outputs: mean {statistics.mean(means):.3f} (worst file "
-            f"{max(means):.3f}), largest pixel {worst:.2f}; output size {sizes[0] / 2**20:.1f} MiB, baseline's "
+    return (f"CIEDE2000 against the baseline's outputs: mean {statistics.mean(means):.4f} (worst file "
+            f"{max(means):.4f}), largest pixel {worst:.3f}; output size {sizes[0] / 2**20:.1f} MiB, baseline's "
             f"{sizes[1] / 2**20:.1f} MiB")
 
 
