@@ -10,6 +10,8 @@ and its rounding stays within one grey level (tests/test_color.py measures that)
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -40,24 +42,24 @@ def lightness(image: np.ndarray) -> np.ndarray:
     return rgb_to_lab(image)[:, :, 0]
 
 
+@functools.lru_cache(maxsize=1)
 def _gray_to_l8_table() -> np.ndarray:
+    # made on first use: OpenCV's first Lab conversion builds its own tables (about 0.1 s of CPU),
+    # which a process that never converts (colorize's parent) should not pay at import
     ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
     return cv2.cvtColor(ramp, cv2.COLOR_RGB2Lab)[0, :, 0].copy()
-
-
-_GRAY_TO_L8 = _gray_to_l8_table()
 
 
 def lightness8(image: np.ndarray) -> np.ndarray:
     """8-bit L (OpenCV encoding, (H, W) uint8) of an 8-bit grey (H, W) or RGB (H, W, 3) image."""
     if image.ndim == 2:
-        return cv2.LUT(image, _GRAY_TO_L8)
+        return cv2.LUT(image, _gray_to_l8_table())
     return cv2.cvtColor(image, cv2.COLOR_RGB2Lab)[:, :, 0]
 
 
 # --- colorize: split a scan for the model, merge the prediction back -------------------------------
 
-_BAND_ROWS = 2048  # merge in horizontal bands so a 100 MP scan needs no full-size float buffers
+_BAND_PIXELS = 1 << 20  # merge in bands of about this many pixels: no full-size float buffers
 
 
 def is_grayscale(pixels: np.ndarray) -> bool:
@@ -79,32 +81,82 @@ def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
-    v = np.clip(v, 0.0, 1.0)
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055).astype(np.float32)
-
-
 def lightness16(pixels: np.ndarray) -> np.ndarray:
     """Exact L (0..100, float32) of a 16-bit grey (H, W) or RGB (H, W, 3) image."""
     linear = _srgb_to_linear(pixels.astype(np.float32) * np.float32(1.0 / 65535.0))
-    Y = linear if linear.ndim == 2 else linear @ _RGB_TO_XYZ[1]
+    Y = linear @ _RGB_TO_XYZ[1] if linear.ndim == 3 else linear
     return np.where(Y > _EPSILON, 116.0 * np.cbrt(Y) - 16.0, _KAPPA * Y).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1)
+def _grey16_lightness_table() -> np.ndarray:
+    """lightness16 of every 16-bit grey level: the exact L of a grey scan is a lookup."""
+    return lightness16(np.arange(65536, dtype=np.uint16))
+
+
+_GAMMA_STEPS = 1 << 20  # linear-light steps of the sRGB encoding table: under 0.5 of a 16-bit level apart
+
+
+@functools.lru_cache(maxsize=1)
+def _linear_to_srgb16_table() -> np.ndarray:
+    """16-bit sRGB of linear light, sampled at _GAMMA_STEPS + 1 points of [0, 1]: a lookup costs a
+    fraction of the power function, for every one of a 100 MP scan's 300 M samples."""
+    linear = np.arange(_GAMMA_STEPS + 1, dtype=np.float64) / _GAMMA_STEPS
+    srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return (srgb * 65535.0 + 0.5).astype(np.uint16)
+
+
+def _band_rows(width: int) -> int:
+    return max(1, _BAND_PIXELS // max(1, width))
+
+
+def lightness_rows(pixels: np.ndarray, top: int, bottom: int) -> np.ndarray:
+    """full_lightness of rows top..bottom."""
+    rows = pixels[top:bottom]
+    if pixels.dtype == np.uint8:
+        return lightness8(rows)
+    if pixels.ndim == 2:
+        return np.take(_grey16_lightness_table(), rows)
+    return lightness16(rows)
+
+
 def merge_lab16(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Exact float L (H, W) and a, b (H, W, 2) to 16-bit RGB (H, W, 3)."""
-    fy = (L + 16.0) / 116.0
-    f = np.stack([fy + ab[..., 0] / 500.0, fy, fy - ab[..., 1] / 200.0], axis=-1)
-    xyz = np.where(f ** 3 > _EPSILON, f ** 3, (116.0 * f - 16.0) / _KAPPA) * _WHITE
-    rgb = _linear_to_srgb(xyz.astype(np.float32) @ _XYZ_TO_RGB.T)
-    return (rgb * 65535.0 + 0.5).astype(np.uint16)
+    """Exact float L (H, W) and a, b (H, W, 2) to 16-bit RGB (H, W, 3).
+
+    The formula of CIE Lab -> XYZ -> linear sRGB in float32, in place where it can be (a 100 MP scan
+    goes through here band by band), and the sRGB encoding by table."""
+    fy = (L.astype(np.float32) + np.float32(16.0)) * np.float32(1.0 / 116.0)
+    f = np.empty(L.shape + (3,), np.float32)
+    np.multiply(ab[..., 0], np.float32(1.0 / 500.0), out=f[..., 0])
+    f[..., 0] += fy
+    f[..., 1] = fy
+    np.multiply(ab[..., 1], np.float32(-1.0 / 200.0), out=f[..., 2])
+    f[..., 2] += fy
+    # f^3 above the knee (f > 6/29, where f^3 > epsilon), the straight segment below it
+    cube = f * f
+    cube *= f
+    linear_part = f * np.float32(116.0 / _KAPPA)
+    linear_part -= np.float32(16.0 / _KAPPA)
+    xyz = np.where(cube > _EPSILON, cube, linear_part)
+    del cube, linear_part, f
+    xyz *= _WHITE
+    rgb = cv2.transform(xyz, _XYZ_TO_RGB)
+    np.clip(rgb, 0.0, 1.0, out=rgb)
+    rgb *= np.float32(_GAMMA_STEPS)
+    rgb += np.float32(0.5)
+    return np.take(_linear_to_srgb16_table(), rgb.astype(np.int32))
 
 
 def full_lightness(pixels: np.ndarray) -> np.ndarray:
     """L at full resolution: 8-bit L (OpenCV encoding) for 8-bit pixels, exact float L for 16-bit."""
     if pixels.dtype == np.uint8:
         return lightness8(pixels)
-    return lightness16(pixels)
+    height, width = pixels.shape[:2]
+    out = np.empty((height, width), np.float32)
+    step = _band_rows(width)
+    for top in range(0, height, step):
+        out[top:top + step] = lightness_rows(pixels, top, top + step)
+    return out
 
 
 def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
@@ -115,24 +167,45 @@ def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
     return small
 
 
-def merge_prediction(pixels: np.ndarray, L_full: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
-    """Upsample predicted a, b ((h, w, 2), Lab units) to the scan and merge with its own L.
+def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | None = None, channels: int = 3):
+    """The scan merged with predicted a, b ((h, w, 2), Lab units, upsampled to the scan), as a function
+    of a row range: rows(top, bottom) gives RGB of those rows at the scan's depth (uint8 or uint16).
 
-    Returns RGB of the scan's size and depth (uint8 or uint16). a, b travel as 8-bit (a + 128): one
-    unit of a or b is far below what the eye sees, and it keeps a 100 MP scan's buffers small.
+    A writer can so produce a 100 MP scan band by band, never holding the whole RGB. L comes from
+    L_full when given, else from the pixels, band by band. channels=4 pads 8-bit RGB to RGBX (X = 255),
+    which a JPEG encoder takes without a copy. a, b travel as 8-bit (a + 128): one unit of
+    a or b is far below what the eye sees, and it keeps a 100 MP scan's buffers small.
     """
-    height, width = L_full.shape
+    height, width = pixels.shape[:2]
     ab8_small = np.clip(ab_small + 128.0, 0, 255).round().astype(np.uint8)
     ab8 = cv2.resize(ab8_small, (width, height), interpolation=cv2.INTER_LINEAR)
-    out = np.empty((height, width, 3), pixels.dtype)
-    for top in range(0, height, _BAND_ROWS):
-        rows = slice(top, min(top + _BAND_ROWS, height))
+
+    def band(top: int, bottom: int, out: np.ndarray) -> None:
+        L = L_full[top:bottom] if L_full is not None else lightness_rows(pixels, top, bottom)
         if pixels.dtype == np.uint8:
-            lab8 = cv2.merge([L_full[rows], ab8[rows, :, 0], ab8[rows, :, 1]])
-            out[rows] = cv2.cvtColor(lab8, cv2.COLOR_Lab2RGB)
+            cv2.cvtColor(cv2.merge([L, ab8[top:bottom]]), cv2.COLOR_Lab2RGB, dst=out, dstCn=channels)
         else:
-            out[rows] = merge_lab16(L_full[rows], ab8[rows].astype(np.float32) - 128.0)
-    return out
+            ab = ab8[top:bottom].astype(np.float32)
+            ab -= np.float32(128.0)
+            out[:] = merge_lab16(L, ab)
+
+    def rows(top: int, bottom: int) -> np.ndarray:
+        bottom = min(bottom, height)
+        out = np.empty((bottom - top, width, channels if pixels.dtype == np.uint8 else 3), pixels.dtype)
+        step = _band_rows(width)
+        for start in range(top, bottom, step):
+            band(start, min(start + step, bottom), out[start - top:start - top + step])
+        return out
+
+    return rows
+
+
+def merge_prediction(pixels: np.ndarray, L_full: np.ndarray | None, ab_small: np.ndarray) -> np.ndarray:
+    """Upsample predicted a, b ((h, w, 2), Lab units) to the scan and merge with its own L.
+
+    Returns RGB of the scan's size and depth (uint8 or uint16).
+    """
+    return merged_rows(pixels, ab_small, L_full)(0, pixels.shape[0])
 
 
 def split_for_model(pixels: np.ndarray, size: int, orientation: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +215,13 @@ def split_for_model(pixels: np.ndarray, size: int, orientation: int = 1) -> tupl
     return L_full, to_upright(model_input(L_full, size), orientation)
 
 
-def merge_from_model(pixels: np.ndarray, L_full: np.ndarray, ab_upright: np.ndarray,
+def merge_from_model(pixels: np.ndarray, L_full: np.ndarray | None, ab_upright: np.ndarray,
                      orientation: int = 1) -> np.ndarray:
     """The model's upright a, b turned back to the stored layout and merged with the scan's own L."""
     return merge_prediction(pixels, L_full, from_upright(ab_upright, orientation))
+
+
+def merged_rows_from_model(pixels: np.ndarray, ab_upright: np.ndarray, orientation: int = 1,
+                           L_full: np.ndarray | None = None, channels: int = 3):
+    """merge_from_model as a function of a row range (see merged_rows)."""
+    return merged_rows(pixels, from_upright(ab_upright, orientation), L_full, channels)

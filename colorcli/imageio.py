@@ -12,6 +12,7 @@ import io
 import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,12 +124,26 @@ def _read_16bit_png(path: Path) -> np.ndarray:
     return array
 
 
+def _read_jpeg(path: Path, img: Image.Image) -> np.ndarray | None:
+    """A grey or RGB JPEG decoded by OpenCV: the same libjpeg-turbo pixels as Pillow's, a fifth (grey)
+    to a third (colour) faster. OpenCV decodes what it can of a truncated file without failing, so a
+    file that does not end in the end-of-image marker gets None (Pillow then reads it or refuses it)."""
+    data = np.fromfile(path, np.uint8)
+    if data[-2:].tobytes() != b"\xff\xd9":
+        return None
+    grey = img.mode == "L"
+    array = cv2.imdecode(data, cv2.IMREAD_IGNORE_ORIENTATION | (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR))
+    if array is None or array.shape[:2] != (img.height, img.width):
+        return None
+    return array if grey else cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+
+
 def _read_16bit_tiff(path: Path) -> np.ndarray:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
-        array = page.asarray()
+        array = page.asarray(maxworkers=_threads())
         if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
             array = np.iinfo(array.dtype).max - array
     return array
@@ -160,7 +175,9 @@ def read_image(path: str | os.PathLike) -> ScanImage:
         with Image.open(path) as img:
             meta = _pil_metadata(img)
             mode = img.mode
-            if img.format == "PNG" and _png_is_16bit(path):
+            if img.format == "JPEG" and mode in ("L", "RGB") and (decoded := _read_jpeg(path, img)) is not None:
+                array = decoded
+            elif img.format == "PNG" and _png_is_16bit(path):
                 array = _read_16bit_png(path)
             elif img.format == "TIFF" and 16 in _tiff_bits(img):
                 array = _read_16bit_tiff(path)
@@ -241,20 +258,45 @@ def _encode_png16(rgb: np.ndarray, image: ScanImage) -> bytes:
     return data[:ihdr_end] + chunks + data[ihdr_end:]
 
 
-def _write_tiff16(handle, rgb: np.ndarray, image: ScanImage) -> None:
+_TIFF_STRIP_BYTES = 262144  # tifffile's own choice for compressed strips: the same layout as before
+_TIFF_BAND_BYTES = 1 << 24  # rows merged and compressed at a time
+
+
+def _threads() -> int:
+    # the pipeline gives each worker its share of the cores as OpenCV's thread count
+    return max(1, cv2.getNumThreads())
+
+
+def _write_tiff16(handle, shape: tuple[int, ...], rows, image: ScanImage) -> None:
+    """A deflate TIFF written strip by strip: rows(top, bottom) is called band by band, and each band
+    compressed (in threads: zlib lets go of the GIL) and written before the next is made, so a 100 MP
+    master never exists whole as RGB in memory."""
     import tifffile
 
+    height, width, samples = shape
+    row_bytes = width * samples * 2
+    per_strip = max(1, min(height, _TIFF_STRIP_BYTES // row_bytes))
+    per_band = per_strip * max(1, _TIFF_BAND_BYTES // (row_bytes * per_strip))
+
+    def strips(pool):
+        for top in range(0, height, per_band):
+            band = np.ascontiguousarray(rows(top, min(top + per_band, height)), dtype="<u2")
+            pieces = [band[i:i + per_strip] for i in range(0, len(band), per_strip)]
+            yield from pool.map(lambda piece: zlib.compress(piece, 6), pieces)  # tifffile's zlib level
+
     kwargs = {"photometric": "rgb", "extratags": [(274, "H", 1, image.orientation, True)]}
-    if rgb.shape[2] == 4:
+    if samples == 4:
         kwargs["extrasamples"] = ("unassalpha",)
     if _icc_is_rgb(image.icc_profile):
         kwargs["iccprofile"] = image.icc_profile
     if image.dpi:
         kwargs["resolution"] = image.dpi
         kwargs["resolutionunit"] = "INCH"
-    buffer = io.BytesIO()  # tifffile wants a named file or a buffer, not a bare descriptor
-    tifffile.imwrite(buffer, rgb, compression="zlib", **kwargs)
-    handle.write(buffer.getvalue())
+    bigtiff = height * row_bytes > 2**32 - 2**25  # what tifffile.imwrite decides
+    named = tifffile.FileHandle(handle, mode="wb", name="output.tif", size=0)  # its own name is a descriptor
+    with ThreadPoolExecutor(_threads()) as pool, tifffile.TiffWriter(named, bigtiff=bigtiff) as tif:
+        tif.write(strips(pool), shape=shape, dtype=np.uint16, compression="zlib", rowsperstrip=per_strip,
+                  **kwargs)
 
 
 def _pil_save_options(fmt: str, image: ScanImage) -> dict:
@@ -287,30 +329,49 @@ def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
         if fmt == "PNG":
             handle.write(_encode_png16(rgb, image))
         else:
-            _write_tiff16(handle, rgb, image)
+            _write_tiff16(handle, rgb.shape, lambda top, bottom: rgb[top:bottom], image)
         return
     rgb = to_uint8(rgb)
-    if rgb.shape[2] == 4 and fmt in ("JPEG", "BMP"):
-        rgb = rgb[:, :, :3]  # these formats cannot hold alpha
+    options = _pil_save_options(fmt, image)
+    if rgb.shape[2] == 4 and fmt == "JPEG":  # no alpha in JPEG: the 4th channel is ignored, and unlike
+        # 3-channel RGB (Pillow holds 4 bytes a pixel) RGBX is encoded from the array without a copy
+        height, width = rgb.shape[:2]
+        Image.frombuffer("RGBX", (width, height), np.ascontiguousarray(rgb), "raw", "RGBX", 0, 1).save(
+            handle, format=fmt, **options)
+        return
+    if rgb.shape[2] == 4 and fmt == "BMP":
+        rgb = rgb[:, :, :3]  # BMP cannot hold alpha
     mode = "RGBA" if rgb.shape[2] == 4 else "RGB"
-    Image.fromarray(np.ascontiguousarray(rgb), mode).save(handle, format=fmt, **_pil_save_options(fmt, image))
+    Image.fromarray(np.ascontiguousarray(rgb), mode).save(handle, format=fmt, **options)
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, image: ScanImage) -> None:
     """Atomically write `rgb` (H, W, 3|4) to `path` in the format its extension names; on any
     failure `path` is untouched and no temp file is left."""
+    write_rows(path, rgb.shape, rgb.dtype, lambda top, bottom: rgb[top:bottom], image)
+
+
+def write_rows(path: str | os.PathLike, shape: tuple[int, ...], dtype, rows, image: ScanImage) -> None:
+    """write_image of an (H, W, 3|4) picture given as rows(top, bottom) -> its rows top..bottom.
+
+    A 16-bit TIFF is made and written band by band; other formats take the whole picture at once.
+    """
     path = Path(path)
     fmt = _FORMAT_OF_EXTENSION.get(path.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise ImageError(f"{path}: cannot write format {path.suffix!r}")
     try:
-        # Encoded in memory, then written through Python's buffered file, which raises on a short write.
-        # Pillow given a real file writes straight to its descriptor and ignores a short write(): on a
-        # full disk that left a truncated file under its final name.
-        encoded = io.BytesIO()
-        encode_to(encoded, rgb, image, fmt)
         with atomic_write(path) as handle:
-            handle.write(encoded.getbuffer())
+            if np.dtype(dtype) == np.uint16 and fmt == "TIFF":
+                # strip by strip through Python's buffered file, which raises on a short write
+                _write_tiff16(handle, tuple(shape), rows, image)
+            else:
+                # Encoded in memory, then written through Python's buffered file, which raises on a short
+                # write. Pillow given a real file writes straight to its descriptor and ignores a short
+                # write(): on a full disk that left a truncated file under its final name.
+                encoded = io.BytesIO()
+                encode_to(encoded, rows(0, shape[0]), image, fmt)
+                handle.write(encoded.getbuffer())
     except (OSError, ValueError) as error:
         raise _write_error(path, error) from None
 
@@ -319,6 +380,11 @@ def _write_error(path: Path, error: Exception) -> ImageError:
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFullError(f"{path}: no space left on device", path.parent)
     return ImageError(f"{path}: cannot write ({error})")
+
+
+def takes_rgbx(path: str | os.PathLike) -> bool:
+    """Whether 8-bit pixels for `path` are best given as RGBX: true of JPEG (see encode_to)."""
+    return _FORMAT_OF_EXTENSION.get(Path(path).suffix.lower()) == "JPEG"
 
 
 def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:

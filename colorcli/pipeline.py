@@ -231,13 +231,27 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     ab = infer(small)
     timings["infer"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    rgb = color.merge_from_model(image.pixels, L_full, ab, image.orientation)
-    imageio.write_image(job.dst, imageio.with_alpha(rgb, image.alpha), image)
+    if image.bit_depth == 16:
+        L_full = None  # recomputed band by band: as float it is twice the size of the 16-bit scan
+    rgbx = image.alpha is None and not ref_path and imageio.takes_rgbx(job.dst) and image.bit_depth == 8
+    rows = color.merged_rows_from_model(image.pixels, ab, image.orientation, L_full, 4 if rgbx else 3)
+    height, width = image.pixels.shape[:2]
+    if ref_path:  # the metrics need the whole picture
+        rgb = rows(0, height)
+        rows = lambda top, bottom: rgb[top:bottom]  # noqa: E731
+    if image.alpha is not None:
+        rows = _with_alpha_rows(rows, image.alpha, imageio)
+    channels = 4 if rgbx or image.alpha is not None else 3
+    imageio.write_rows(job.dst, (height, width, channels), image.pixels.dtype, rows, image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:
         extra.update(_reference_metrics(rgb, ref_path, metrics, imageio))
     timings["total"] = time.perf_counter() - start
     return _record(job.src, job.rel, "ok", None, seconds={k: round(v, 4) for k, v in timings.items()}, **extra)
+
+
+def _with_alpha_rows(rows, alpha: np.ndarray, imageio):
+    return lambda top, bottom: imageio.with_alpha(rows(top, bottom), alpha[top:bottom])
 
 
 def _reference_metrics(rgb: np.ndarray, ref_path: str, metrics, imageio) -> dict:
@@ -275,10 +289,15 @@ def _watch_parent(queues, grace: float = 5.0) -> None:
     threading.Thread(target=watch, name="colorcli-parent-watch", daemon=True).start()
 
 
-def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int) -> None:
+def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int,
+            threads: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
     _watch_parent((tasks, results, requests, replies))
+    if threads:
+        import cv2
+
+        cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
 
     def infer(small: np.ndarray) -> np.ndarray:
         requests.put((worker_id, small))
@@ -331,6 +350,7 @@ class _Pool:
         self.results = self.context.Queue()
         self.requests = self.context.Queue()
         self.options, self.size = options, size
+        self.threads = max(1, (os.cpu_count() or 1) // count)
         self.workers: dict[int, tuple] = {}  # id -> (process, tasks, replies)
         self.assigned: dict[int, list[int]] = {}  # id -> job indices given, oldest first
         self.next_id = 0
@@ -342,7 +362,7 @@ class _Pool:
         tasks, replies = self.context.Queue(), self.context.Queue()
         process = self.context.Process(
             target=_worker, daemon=True,
-            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size))
+            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size, self.threads))
         process.start()
         self.workers[worker_id] = (process, tasks, replies)
         self.assigned[worker_id] = []

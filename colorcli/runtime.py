@@ -62,6 +62,8 @@ def _ort():
 def _session_options(ort, threads: int | None):
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle intra-op threads would otherwise spin between runs, taking the cores colorize's workers need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
     return options
@@ -77,6 +79,11 @@ def create_session(path: Path, provider: str = "auto", threads: int | None = Non
         raise UsageError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
     ort = _ort()
     offered = ort.get_available_providers()
+    if provider in ("auto", "cuda") and _CUDA in offered and not _cuda_driver_present():
+        if provider == "cuda":
+            raise ProviderError("CUDA was requested but this machine has no NVIDIA driver (libcuda); "
+                                "use --provider cpu")
+        offered = [name for name in offered if name != _CUDA]
     if provider in ("auto", "cuda") and _CUDA in offered:
         with _captured_output() as captured:
             if hasattr(ort, "preload_dlls"):
@@ -91,6 +98,21 @@ def create_session(path: Path, provider: str = "auto", threads: int | None = Non
         raise ProviderError("CUDA was requested but the installed onnxruntime has no CUDA provider "
                             "(install onnxruntime-gpu)")
     return _open(ort, path, [_CPU], threads), "cpu"
+
+
+def _cuda_driver_present() -> bool:
+    """Whether the NVIDIA driver library loads: without it CUDA cannot work, and trying costs a second
+    session (a few tenths of a second at every start)."""
+    import ctypes
+
+    names = {"win32": ["nvcuda.dll"], "darwin": []}.get(sys.platform, ["libcuda.so.1", "libcuda.so"])
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 @contextlib.contextmanager

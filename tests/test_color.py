@@ -114,3 +114,49 @@ def test_full_lightness_depth(dtype):
     L = color.full_lightness(grey)
     assert L.shape == (10, 12)
     assert L.dtype == (np.uint8 if dtype == np.uint8 else np.float32)
+
+
+def test_grey16_lightness_table_equals_the_direct_conversion_for_every_level():
+    every_level = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    assert np.array_equal(color.full_lightness(every_level), color.lightness16(every_level))
+    rgb = np.repeat(every_level[..., None], 3, axis=2)  # RGB scans still take the formula
+    assert np.abs(color.full_lightness(rgb) - color.full_lightness(every_level)).max() < 1e-3
+
+
+def _lab_to_rgb16_float64(lab: np.ndarray) -> np.ndarray:
+    """The formula merge_lab16 computes (its white point and matrix), in float64 with the power function."""
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
+    xyz = np.where(f > 6.0 / 29.0, f ** 3, (116.0 * f - 16.0) * 27.0 / 24389.0) * color._WHITE.astype(np.float64)
+    linear = np.clip(xyz @ color._XYZ_TO_RGB.astype(np.float64).T, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055) * 65535.0
+
+
+def test_merge_lab16_is_the_exact_formula_to_a_16bit_level():
+    lab = np.stack([RNG.uniform(0, 100, (64, 64)), RNG.uniform(-60, 60, (64, 64)),
+                    RNG.uniform(-60, 60, (64, 64))], axis=-1)
+    lab[0, :6] = [[0, 0, 0], [100, 0, 0], [2, 5, -5], [50, 0, 0], [1, -1, 1], [5, 0, 0]]  # black, white, near black
+    merged = color.merge_lab16(lab[..., 0].astype(np.float32), lab[..., 1:].astype(np.float32))
+    assert merged.dtype == np.uint16 and merged.shape == (64, 64, 3)
+    assert np.abs(merged - _lab_to_rgb16_float64(lab)).max() <= 2.0  # float32 and the encoding table
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_merged_rows_in_any_bands_equal_the_whole_merge(dtype, monkeypatch):
+    grey = gradient_gray(75, 64, dtype)
+    ab = RNG.uniform(-40, 40, (9, 7, 2)).astype(np.float32)
+    L = color.full_lightness(grey)
+    whole = color.merge_prediction(grey, L, ab)
+    monkeypatch.setattr(color, "_BAND_PIXELS", 64 * 4)  # bands of 4 rows inside each call
+    rows = color.merged_rows(grey, ab, None if dtype == np.uint16 else L)
+    pieces = np.concatenate([rows(top, top + 11) for top in range(0, 75, 11)])
+    assert np.array_equal(pieces, whole)
+    assert np.array_equal(color.merge_prediction(grey, None, ab), whole)  # L from the pixels
+
+
+def test_rgbx_rows_are_rgb_rows_padded():
+    grey = gradient_gray(30, 40)
+    ab = RNG.uniform(-40, 40, (5, 5, 2)).astype(np.float32)
+    rgb = color.merged_rows(grey, ab)(0, 30)
+    rgbx = color.merged_rows(grey, ab, channels=4)(0, 30)
+    assert rgbx.shape == (30, 40, 4) and np.array_equal(rgbx[..., :3], rgb) and (rgbx[..., 3] == 255).all()

@@ -145,3 +145,62 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_16bit_tiff_is_written_in_bands_like_tifffile_writes_it_whole(tmp_path, monkeypatch):
+    rgb16 = np.random.default_rng(3).integers(0, 65536, (50, 37, 3), dtype=np.uint16)
+    meta = imageio.ScanImage(pixels=rgb16[..., 0], icc_profile=_rgb_profile(), dpi=(600.0, 600.0), orientation=6)
+    monkeypatch.setattr(imageio, "_TIFF_STRIP_BYTES", 37 * 3 * 2 * 4)  # 4 rows a strip
+    monkeypatch.setattr(imageio, "_TIFF_BAND_BYTES", 37 * 3 * 2 * 9)  # 8 rows a band: 2 strips
+    calls = []
+    imageio.write_rows(tmp_path / "banded.tif", rgb16.shape, np.uint16,
+                       lambda top, bottom: calls.append((top, bottom)) or rgb16[top:bottom], meta)
+    assert calls[:2] == [(0, 8), (8, 16)] and calls[-1] == (48, 50)
+    tifffile.imwrite(tmp_path / "whole.tif", rgb16, photometric="rgb", compression="zlib", rowsperstrip=4)
+    with tifffile.TiffFile(tmp_path / "banded.tif") as banded, tifffile.TiffFile(tmp_path / "whole.tif") as whole:
+        page, reference = banded.pages[0], whole.pages[0]
+        assert np.array_equal(page.asarray(), rgb16)
+        assert page.compression == reference.compression and page.rowsperstrip == 4
+        assert [len(s) for s in _strips(page)] == [len(s) for s in _strips(reference)]
+    back = imageio.read_image(tmp_path / "banded.tif")
+    assert back.icc_profile == meta.icc_profile and back.dpi == (600.0, 600.0) and back.orientation == 6
+
+
+def _strips(page) -> list[bytes]:
+    handle = page.parent.filehandle
+    chunks = []
+    for offset, count in zip(page.dataoffsets, page.databytecounts):
+        handle.seek(offset)
+        chunks.append(handle.read(count))
+    return chunks
+
+
+def test_jpeg_from_rgbx_is_the_jpeg_from_rgb_with_its_metadata(tmp_path):
+    rgb = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    meta = imageio.ScanImage(pixels=rgb[..., 0], exif=_exif(3), icc_profile=_rgb_profile(), dpi=(300.0, 300.0))
+    rgbx = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    imageio.write_image(tmp_path / "rgbx.jpg", rgbx, meta)
+    expected = io.BytesIO()
+    Image.fromarray(rgb).save(expected, format="JPEG", quality=95, exif=meta.exif, icc_profile=meta.icc_profile,
+                              dpi=meta.dpi)
+    assert (tmp_path / "rgbx.jpg").read_bytes() == expected.getvalue()
+    back = imageio.read_image(tmp_path / "rgbx.jpg")
+    assert back.orientation == 3 and back.icc_profile == meta.icc_profile and back.dpi == (300.0, 300.0)
+    with Image.open(tmp_path / "rgbx.jpg") as written:
+        assert written.getexif()[0x010F] == "Test Camera Maker"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_jpeg_decoded_by_opencv_equals_pillow_and_truncation_still_fails(tmp_path, mode):
+    picture = Image.fromarray(np.random.default_rng(5).integers(0, 256, (40, 56, 3), dtype=np.uint8)).convert(mode)
+    picture.save(tmp_path / "a.jpg", quality=90, exif=_exif(6))
+    with Image.open(tmp_path / "a.jpg") as img:
+        expected = np.asarray(img.convert(mode))
+    scan = imageio.read_image(tmp_path / "a.jpg")
+    assert np.array_equal(scan.pixels, expected) and scan.orientation == 6  # stored layout, not turned
+    data = (tmp_path / "a.jpg").read_bytes()
+    (tmp_path / "trailer.jpg").write_bytes(data + b"camera trailer")  # not ending in EOI: Pillow reads it
+    assert np.array_equal(imageio.read_image(tmp_path / "trailer.jpg").pixels, expected)
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ImageError, match="cut.jpg"):
+        imageio.read_image(tmp_path / "cut.jpg")
