@@ -12,20 +12,25 @@ How prints are made, and what this decision assumes:
 - In a colour photograph (or a hand-tinted print) things of the same lightness have different colours,
   changing at their edges: chroma that neither the tone curve nor a slow paper cast explains, in several
   separate hues.
+- Toner sits in the image substance, so its colour grows with density; the light tones of a print are thin
+  toner on paper, and paper ages only towards yellow-brown. Strong blue, green or purple in the lighter half
+  of a picture is sky, water or paint, not toner. (A cyanotype whose light tones are a strong Prussian blue
+  would be taken for colour by this; blue-grey toning is weak and is not.)
 
 Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
 
 The decision, on a copy at most 128 px on its long side (it runs on every scan):
 1. grey: 99% of the pixels have chroma under 6.
-2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, of any
-   hue.
+2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, unless
+   more than 2% of the picture is real chroma outside the print family in its lighter half (colour).
 3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
    the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
 4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
 5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
    paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
-   unexplained: more than ink and the edges of stains.
+   unexplained: more than ink and the edges of stains; or more than 7% by over 6 (a photograph's weaker
+   colour spread over its objects, where a stain's edge is a thin line).
 6. otherwise toned: stained, faded or ink-captioned.
 
 Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
@@ -48,6 +53,7 @@ _PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
 _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
+_WEAK_UNEXPLAINED = (6.0, 0.07)  # weaker chroma off the print model, on a larger share: colour spread over objects
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
 _FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
@@ -156,7 +162,9 @@ class _Evidence:
     clusters: int  # separate hues of real chroma
     foreign_clusters: int  # of them, outside the print family
     off_print: float  # share of the picture in real chroma outside the print family
-    unexplained: float  # share of the picture off the tone curve plus paper cast
+    light_off_print: float  # of it, the share of the picture lighter than its median lightness
+    unexplained: float  # share of the picture off the tone curve plus paper cast by real chroma
+    weakly_unexplained: float  # share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]
     tone_hue: float
 
 
@@ -166,23 +174,30 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
     hues = _hues(ab[..., 0][real], ab[..., 1][real])
     tone_hue = float(_hues(np.sum(a), np.sum(b)))
     foreign = ~_is_print_hue(hues)
+    light = L[real] > np.median(L) if real.any() else np.zeros(0, bool)
     rest = _unexplained(L, ab)
+    rest_chroma = np.hypot(rest[..., 0], rest[..., 1])
     return _Evidence(
         even_residual=_even_residual(L, ab),
         clusters=_hue_clusters(hues, chroma.size),
         foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
         off_print=float(np.count_nonzero(foreign)) / chroma.size,
-        unexplained=float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA)),
+        light_off_print=float(np.count_nonzero(foreign & light)) / chroma.size,
+        unexplained=float(np.mean(rest_chroma > _REAL_CHROMA)),
+        weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
         tone_hue=tone_hue,
     )
 
 
 def _decide(e: _Evidence) -> ToneDecision:
     toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
-    if e.even_residual < _EVEN_TONE_RESIDUAL:
-        return toned
     clusters = max(e.clusters, e.foreign_clusters)
     hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
+    if e.even_residual < _EVEN_TONE_RESIDUAL and e.light_off_print <= _INK_AREA:
+        return toned
+    if e.even_residual < _EVEN_TONE_RESIDUAL:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.light_off_print:.0%} of it light "
+                                             "and in colours no print tone has")
     if e.foreign_clusters >= 2:
         return ToneDecision(False, "colour", f"colour photograph: {hues}")
     if e.off_print > _INK_AREA:
@@ -191,6 +206,9 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.unexplained > _UNEXPLAINED_AREA:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.unexplained:.0%} of it off any "
                                              "print tone")
+    if e.weakly_unexplained > _WEAK_UNEXPLAINED[1]:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
+                                             "faintly off any print tone")
     return toned
 
 
