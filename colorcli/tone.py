@@ -16,6 +16,12 @@ How prints are made, and what this decision assumes:
   toner on paper, and paper ages only towards yellow-brown. Strong blue, green or purple in the lighter half
   of a picture is sky, water or paint, not toner. (A cyanotype whose light tones are a strong Prussian blue
   would be taken for colour by this; blue-grey toning is weak and is not.)
+- Along the print family a tone runs one way with density: from the purple- or red-brown of dense toner
+  (selenium, sepia) to the yellow of thin toner and aged paper, so a print's hue turns yellower as it gets
+  lighter, or stays. A warm picture that turns redder as it gets lighter (sunlit fur, sand or rock over
+  olive shadows and plants) was coloured by its subjects and its light. Real prints do not all obey this
+  when evenly toned (one of the 45 shared ones turns redder), so it is asked only of a sheet whose colour
+  is already off an even tone.
 
 Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
@@ -31,7 +37,9 @@ The decision, on a copy at most 128 px on its long side (it runs on every scan):
    paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
    unexplained: more than ink and the edges of stains; or more than 7% by over 6 (a photograph's weaker
    colour spread over its objects, where a stain's edge is a thin line).
-6. otherwise toned: stained, faded or ink-captioned.
+6. colour: the hue of the tone curve (its warm lightness bins) turns redder by more than 4° per standard
+   deviation of lightness as the picture gets lighter (the worst print measured: 2°).
+7. otherwise toned: stained, faded or ink-captioned.
 
 Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
 output, never a file, whereas skipping a print costs the user the colorization they came for.
@@ -54,6 +62,10 @@ _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of l
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
 _WEAK_UNEXPLAINED = (6.0, 0.07)  # weaker chroma off the print model, on a larger share: colour spread over objects
+_HUE_TURN_BINS = 16  # lightness bins of the tone curve whose hue is followed
+_HUE_TURN_SHARE = 0.01  # a bin counts with this share of the pixels
+_HUE_TURN_CHROMA = 4.0  # and a mean chroma over this (below it the hue is noise)
+_REDDER_WHEN_LIGHTER = -4.0  # degrees per standard deviation of lightness: twice the worst print measured (-2)
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
 _FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
@@ -97,13 +109,38 @@ def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
     return np.where(inside[..., None], field, projected).astype(np.float32)
 
 
+def _binned_curve(L: np.ndarray, ab: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean a, b of each of `count` lightness bins (count, 2), the pixels in each bin, and each pixel's bin."""
+    bins = np.minimum((L * (count / 100.0)).astype(np.intp), count - 1).ravel()
+    counts = np.bincount(bins, minlength=count)
+    flat = ab.reshape(-1, 2)
+    curve = np.stack([np.bincount(bins, flat[:, i], count) for i in range(2)], axis=1) / np.maximum(counts, 1)[:, None]
+    return curve, counts, bins
+
+
 def _tone_curve(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """The mean a, b of each lightness bin, at every pixel: the colour a single toner gives that lightness."""
-    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
-    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
-    flat = ab.reshape(-1, 2)
-    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+    curve, _, bins = _binned_curve(L, ab, _LIGHTNESS_BINS)
     return curve[bins].reshape(ab.shape).astype(np.float32)
+
+
+def _hue_turn(L: np.ndarray, ab: np.ndarray) -> float:
+    """How the hue of the tone curve turns as the picture gets lighter, in degrees per standard deviation of
+    lightness, over its lightness bins in warm hues (the print family) with some chroma: a least-squares
+    slope, each bin weighted by its pixels and its chroma. 0 when fewer than three bins qualify."""
+    curve, counts, _ = _binned_curve(L, ab, _HUE_TURN_BINS)
+    chroma = np.hypot(curve[:, 0], curve[:, 1])
+    hue = _hues(curve[:, 0], curve[:, 1])
+    hue = np.where(hue >= 180.0, hue - 360.0, hue)  # the print family, 330° to 120°, as -30° to 120°
+    used = (counts >= _HUE_TURN_SHARE * L.size) & (chroma > _HUE_TURN_CHROMA) & _is_print_hue(hue % 360.0)
+    if np.count_nonzero(used) < 3:
+        return 0.0
+    weight = counts * chroma * used
+    lightness = (np.arange(_HUE_TURN_BINS) + 0.5) * (100.0 / _HUE_TURN_BINS)
+    mean_l, mean_hue = np.average(lightness, weights=weight), np.average(hue, weights=weight)
+    spread = np.average((lightness - mean_l) ** 2, weights=weight)
+    covariance = np.average((lightness - mean_l) * (hue - mean_hue), weights=weight)
+    return float(covariance / np.sqrt(max(spread, 1e-6)))
 
 
 def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -165,6 +202,7 @@ class _Evidence:
     light_off_print: float  # of it, the share of the picture lighter than its median lightness
     unexplained: float  # share of the picture off the tone curve plus paper cast by real chroma
     weakly_unexplained: float  # share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]
+    hue_turn: float  # degrees the tone curve's hue turns per standard deviation of lightness (+: yellower)
     tone_hue: float
 
 
@@ -185,6 +223,7 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
         light_off_print=float(np.count_nonzero(foreign & light)) / chroma.size,
         unexplained=float(np.mean(rest_chroma > _REAL_CHROMA)),
         weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
+        hue_turn=_hue_turn(L, ab),
         tone_hue=tone_hue,
     )
 
@@ -209,6 +248,9 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.weakly_unexplained > _WEAK_UNEXPLAINED[1]:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
                                              "faintly off any print tone")
+    if e.hue_turn < _REDDER_WHEN_LIGHTER:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, redder where lighter "
+                                             f"({e.hue_turn:.0f}° per step of lightness), as no print tone is")
     return toned
 
 
