@@ -249,8 +249,8 @@ def _decide(e: _Evidence) -> ToneDecision:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
                                              "faintly off any print tone")
     if e.hue_turn < _REDDER_WHEN_LIGHTER:
-        return ToneDecision(False, "colour", f"colour photograph: {hues}, redder where lighter "
-                                             f"({e.hue_turn:.0f}° per step of lightness), as no print tone is")
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where "
+                                             "lighter, as no print tone is")
     return toned
 
 
