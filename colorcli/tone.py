@@ -15,7 +15,7 @@ How prints are made, and what this decision assumes:
 - Toner sits in the image substance, so its colour grows with density; the light tones of a print are thin
   toner on paper, and paper ages only towards yellow-brown. Strong blue, green or purple in the lighter half
   of a picture is sky, water or paint, not toner. (A cyanotype whose light tones are a strong Prussian blue
-  would be taken for colour by this; blue-grey toning is weak and is not.)
+  would be taken for colour by this; blue-grey toning is weak, chroma under 10, and is not.)
 - Along the print family a tone runs one way with density: from the purple- or red-brown of dense toner
   (selenium, sepia) to the yellow of thin toner and aged paper, so a print's hue turns yellower as it gets
   lighter, or stays. A warm picture that turns redder as it gets lighter (sunlit fur, sand or rock over
@@ -29,16 +29,17 @@ yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 
 The decision, on a copy at most 128 px on its long side (it runs on every scan):
 1. grey: 99% of the pixels have chroma under 6.
 2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, unless
-   more than 2% of the picture is real chroma outside the print family in its lighter half (colour).
+   more than 2% of the picture is chroma over 10, outside the print family, in its lighter half (colour).
 3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
    the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
 4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
 5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
    paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
-   unexplained: more than ink and the edges of stains; or more than 7% by over 6 (a photograph's weaker
+   unexplained: more than ink and the edges of stains; or more than 22% by over 4 (a photograph's weaker
    colour spread over its objects, where a stain's edge is a thin line).
-6. colour: the hue of the tone curve (its warm lightness bins) turns redder by more than 4° per standard
-   deviation of lightness as the picture gets lighter (the worst print measured: 2°).
+6. colour: the darker half of the picture is warm (a warm toner) and the hue of the tone curve (its warm
+   lightness bins) turns redder by more than 3° per standard deviation of lightness as the picture gets
+   lighter (the worst print measured: 2°).
 7. otherwise toned: stained, faded or ink-captioned.
 
 Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
@@ -61,11 +62,13 @@ _PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
 _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
-_WEAK_UNEXPLAINED = (6.0, 0.07)  # weaker chroma off the print model, on a larger share: colour spread over objects
+_WEAK_UNEXPLAINED = (4.0, 0.22)  # weaker chroma off the print model, on a larger share: colour spread over objects
 _HUE_TURN_BINS = 16  # lightness bins of the tone curve whose hue is followed
 _HUE_TURN_SHARE = 0.01  # a bin counts with this share of the pixels
 _HUE_TURN_CHROMA = 4.0  # and a mean chroma over this (below it the hue is noise)
-_REDDER_WHEN_LIGHTER = -4.0  # degrees per standard deviation of lightness: twice the worst print measured (-2)
+_WARM_TONER = 2.0  # mean chroma of the darker half above this, in a print hue: a warm toner whose hue is followed
+_REDDER_WHEN_LIGHTER = -3.0  # degrees per standard deviation of lightness; the worst print measured: -2
+_SKY_CHROMA = 10.0  # blue in the light tones beyond blue-grey toning (which stays under 8 or 9)
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
 _FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
@@ -127,7 +130,12 @@ def _tone_curve(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
 def _hue_turn(L: np.ndarray, ab: np.ndarray) -> float:
     """How the hue of the tone curve turns as the picture gets lighter, in degrees per standard deviation of
     lightness, over its lightness bins in warm hues (the print family) with some chroma: a least-squares
-    slope, each bin weighted by its pixels and its chroma. 0 when fewer than three bins qualify."""
+    slope, each bin weighted by its pixels and its chroma. 0 when fewer than three bins qualify, or when the
+    darker half of the picture (dense toner, little paper cast) is not warm."""
+    dark = ab[L < np.median(L)]
+    toner = dark.mean(axis=0) if dark.size else np.zeros(2, np.float32)
+    if np.hypot(*toner) <= _WARM_TONER or not _is_print_hue(_hues(*toner)):
+        return 0.0  # a cool or neutral toner under a warm paper cast turns the hue either way
     curve, counts, _ = _binned_curve(L, ab, _HUE_TURN_BINS)
     chroma = np.hypot(curve[:, 0], curve[:, 1])
     hue = _hues(curve[:, 0], curve[:, 1])
@@ -199,7 +207,7 @@ class _Evidence:
     clusters: int  # separate hues of real chroma
     foreign_clusters: int  # of them, outside the print family
     off_print: float  # share of the picture in real chroma outside the print family
-    light_off_print: float  # of it, the share of the picture lighter than its median lightness
+    light_off_print: float  # share of the picture in it, over _SKY_CHROMA and lighter than the median
     unexplained: float  # share of the picture off the tone curve plus paper cast by real chroma
     weakly_unexplained: float  # share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]
     hue_turn: float  # degrees the tone curve's hue turns per standard deviation of lightness (+: yellower)
@@ -212,7 +220,7 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
     hues = _hues(ab[..., 0][real], ab[..., 1][real])
     tone_hue = float(_hues(np.sum(a), np.sum(b)))
     foreign = ~_is_print_hue(hues)
-    light = L[real] > np.median(L) if real.any() else np.zeros(0, bool)
+    light = (L[real] > np.median(L)) & (chroma[real] > _SKY_CHROMA)
     rest = _unexplained(L, ab)
     rest_chroma = np.hypot(rest[..., 0], rest[..., 1])
     return _Evidence(
@@ -250,7 +258,7 @@ def _decide(e: _Evidence) -> ToneDecision:
                                              "faintly off any print tone")
     if e.hue_turn < _REDDER_WHEN_LIGHTER:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where "
-                                             "lighter, as no print tone is")
+                                             "lighter, which no print tone is")
     return toned
 
 
