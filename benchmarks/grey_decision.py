@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,14 @@ def folder_of(path: Path, root: Path) -> str:
     return "/".join(parts[:3] if parts[0] == "photos" else parts[:-1])
 
 
+def check_of(decision: tone.ToneDecision) -> str:
+    """Which check decided: the kind, or for colour the evidence named after the hue clusters."""
+    if decision.kind != "colour":
+        return decision.kind
+    evidence = decision.reason.partition(", ")[2] or "several hue clusters no print tone has"
+    return "colour: " + re.sub(r"\d+", "#", evidence)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -40,12 +49,12 @@ def main() -> None:
         decision = tone.classify(read_image(path).pixels)
         totals[folder] += 1
         grey[folder] += decision.grey
-        kinds[(folder.split("/")[0], decision.reason.split(",")[0] if decision.kind == "colour" else decision.kind)] += 1
+        kinds[(folder.split("/")[0], check_of(decision))] += 1
     for folder in sorted(totals):
         print(f"{folder:28s} {totals[folder]:5d} files  taken for grey {grey[folder]:4d} "
               f"({grey[folder] / totals[folder]:.1%})")
     for (group, reason), count in sorted(kinds.items()):
-        print(f"  {group:8s} {reason:40s} {count:5d}")
+        print(f"  {group:8s} {reason:60s} {count:5d}")
     scan = cv2.resize(read_image(next(root.glob("archive/toned/*.jpg"))).pixels, (4000, 3000))
     with tempfile.TemporaryDirectory() as folder:
         png = Path(folder) / "scan.png"

@@ -12,21 +12,35 @@ How prints are made, and what this decision assumes:
 - In a colour photograph (or a hand-tinted print) things of the same lightness have different colours,
   changing at their edges: chroma that neither the tone curve nor a slow paper cast explains, in several
   separate hues.
+- Toner sits in the image substance, so its colour grows with density; the light tones of a print are thin
+  toner on paper, and paper ages only towards yellow-brown. Strong blue, green or purple in the lighter half
+  of a picture is sky, water or paint, not toner. (A cyanotype whose light tones are a strong Prussian blue
+  would be taken for colour by this; blue-grey toning is weak, chroma under 10, and is not.)
+- Along the print family a tone runs one way with density: from the purple- or red-brown of dense toner
+  (selenium, sepia) to the yellow of thin toner and aged paper, so a print's hue turns yellower as it gets
+  lighter, or stays. A warm picture that turns redder as it gets lighter (sunlit fur, sand or rock over
+  olive shadows and plants) was coloured by its subjects and its light. Real prints do not all obey this
+  when evenly toned (one of the 45 shared ones turns redder), so it is asked only of a sheet whose colour
+  is already off an even tone.
 
 Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
 
 The decision, on a copy at most 128 px on its long side (it runs on every scan):
 1. grey: 99% of the pixels have chroma under 6.
-2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, of any
-   hue.
+2. toned: chroma is a curve of lightness (95% of pixels within 4 of it): an evenly toned print, unless
+   more than 2% of the picture is chroma over 10, outside the print family, in its lighter half (colour).
 3. colour: two or more separate hues of real chroma (over 8) outside the print family, each on 0.2% of
    the picture or more (ink is one hue; a photograph's blue sky and green trees are two).
 4. colour: more than 2% of the picture in real chroma outside the print family (more than ink).
 5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
    paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
-   unexplained: more than ink and the edges of stains.
-6. otherwise toned: stained, faded or ink-captioned.
+   unexplained: more than ink and the edges of stains; or more than 22% by over 4 (a photograph's weaker
+   colour spread over its objects, where a stain's edge is a thin line).
+6. colour: the darker half of the picture is warm (a warm toner) and the hue of the tone curve (its warm
+   lightness bins) turns redder by more than 3° per standard deviation of lightness as the picture gets
+   lighter (the worst print measured: 2°).
+7. otherwise toned: stained, faded or ink-captioned.
 
 Near-monochrome colour photographs (a husky on snow, a desert) are taken for grey: that costs an extra
 output, never a file, whereas skipping a print costs the user the colorization they came for.
@@ -48,6 +62,13 @@ _PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
 _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
+_WEAK_UNEXPLAINED = (4.0, 0.22)  # weaker chroma off the print model, on a larger share: colour spread over objects
+_HUE_TURN_BINS = 16  # lightness bins of the tone curve whose hue is followed
+_HUE_TURN_SHARE = 0.01  # a bin counts with this share of the pixels
+_HUE_TURN_CHROMA = 4.0  # and a mean chroma over this (below it the hue is noise)
+_WARM_TONER = 2.0  # mean chroma of the darker half above this, in a print hue: a warm toner whose hue is followed
+_REDDER_WHEN_LIGHTER = -3.0  # degrees per standard deviation of lightness; the worst print measured: -2
+_SKY_CHROMA = 10.0  # blue in the light tones beyond blue-grey toning (which stays under 8 or 9)
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
 _FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
@@ -91,13 +112,43 @@ def _keep_paper_hues(field: np.ndarray) -> np.ndarray:
     return np.where(inside[..., None], field, projected).astype(np.float32)
 
 
+def _binned_curve(L: np.ndarray, ab: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean a, b of each of `count` lightness bins (count, 2), the pixels in each bin, and each pixel's bin."""
+    bins = np.minimum((L * (count / 100.0)).astype(np.intp), count - 1).ravel()
+    counts = np.bincount(bins, minlength=count)
+    flat = ab.reshape(-1, 2)
+    curve = np.stack([np.bincount(bins, flat[:, i], count) for i in range(2)], axis=1) / np.maximum(counts, 1)[:, None]
+    return curve, counts, bins
+
+
 def _tone_curve(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """The mean a, b of each lightness bin, at every pixel: the colour a single toner gives that lightness."""
-    bins = np.minimum((L * (_LIGHTNESS_BINS / 100.0)).astype(np.intp), _LIGHTNESS_BINS - 1).ravel()
-    counts = np.maximum(np.bincount(bins, minlength=_LIGHTNESS_BINS), 1)
-    flat = ab.reshape(-1, 2)
-    curve = np.stack([np.bincount(bins, flat[:, i], _LIGHTNESS_BINS) / counts for i in range(2)], axis=1)
+    curve, _, bins = _binned_curve(L, ab, _LIGHTNESS_BINS)
     return curve[bins].reshape(ab.shape).astype(np.float32)
+
+
+def _hue_turn(L: np.ndarray, ab: np.ndarray) -> float:
+    """How the hue of the tone curve turns as the picture gets lighter, in degrees per standard deviation of
+    lightness, over its lightness bins in warm hues (the print family) with some chroma: a least-squares
+    slope, each bin weighted by its pixels and its chroma. 0 when fewer than three bins qualify, or when the
+    darker half of the picture (dense toner, little paper cast) is not warm."""
+    dark = ab[L < np.median(L)]
+    toner = dark.mean(axis=0) if dark.size else np.zeros(2, np.float32)
+    if np.hypot(*toner) <= _WARM_TONER or not _is_print_hue(_hues(*toner)):
+        return 0.0  # a cool or neutral toner under a warm paper cast turns the hue either way
+    curve, counts, _ = _binned_curve(L, ab, _HUE_TURN_BINS)
+    chroma = np.hypot(curve[:, 0], curve[:, 1])
+    hue = _hues(curve[:, 0], curve[:, 1])
+    hue = np.where(hue >= 180.0, hue - 360.0, hue)  # the print family, 330° to 120°, as -30° to 120°
+    used = (counts >= _HUE_TURN_SHARE * L.size) & (chroma > _HUE_TURN_CHROMA) & _is_print_hue(hue % 360.0)
+    if np.count_nonzero(used) < 3:
+        return 0.0
+    weight = counts * chroma * used
+    lightness = (np.arange(_HUE_TURN_BINS) + 0.5) * (100.0 / _HUE_TURN_BINS)
+    mean_l, mean_hue = np.average(lightness, weights=weight), np.average(hue, weights=weight)
+    spread = np.average((lightness - mean_l) ** 2, weights=weight)
+    covariance = np.average((lightness - mean_l) * (hue - mean_hue), weights=weight)
+    return float(covariance / np.sqrt(max(spread, 1e-6)))
 
 
 def _unexplained(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -156,7 +207,10 @@ class _Evidence:
     clusters: int  # separate hues of real chroma
     foreign_clusters: int  # of them, outside the print family
     off_print: float  # share of the picture in real chroma outside the print family
-    unexplained: float  # share of the picture off the tone curve plus paper cast
+    light_off_print: float  # share of the picture in it, over _SKY_CHROMA and lighter than the median
+    unexplained: float  # share of the picture off the tone curve plus paper cast by real chroma
+    weakly_unexplained: float  # share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]
+    hue_turn: float  # degrees the tone curve's hue turns per standard deviation of lightness (+: yellower)
     tone_hue: float
 
 
@@ -166,23 +220,31 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
     hues = _hues(ab[..., 0][real], ab[..., 1][real])
     tone_hue = float(_hues(np.sum(a), np.sum(b)))
     foreign = ~_is_print_hue(hues)
+    light = (L[real] > np.median(L)) & (chroma[real] > _SKY_CHROMA)
     rest = _unexplained(L, ab)
+    rest_chroma = np.hypot(rest[..., 0], rest[..., 1])
     return _Evidence(
         even_residual=_even_residual(L, ab),
         clusters=_hue_clusters(hues, chroma.size),
         foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
         off_print=float(np.count_nonzero(foreign)) / chroma.size,
-        unexplained=float(np.mean(np.hypot(rest[..., 0], rest[..., 1]) > _REAL_CHROMA)),
+        light_off_print=float(np.count_nonzero(foreign & light)) / chroma.size,
+        unexplained=float(np.mean(rest_chroma > _REAL_CHROMA)),
+        weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
+        hue_turn=_hue_turn(L, ab),
         tone_hue=tone_hue,
     )
 
 
 def _decide(e: _Evidence) -> ToneDecision:
     toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
-    if e.even_residual < _EVEN_TONE_RESIDUAL:
-        return toned
     clusters = max(e.clusters, e.foreign_clusters)
     hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
+    if e.even_residual < _EVEN_TONE_RESIDUAL and e.light_off_print <= _INK_AREA:
+        return toned
+    if e.even_residual < _EVEN_TONE_RESIDUAL:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.light_off_print:.0%} of it light "
+                                             "and in colours no print tone has")
     if e.foreign_clusters >= 2:
         return ToneDecision(False, "colour", f"colour photograph: {hues}")
     if e.off_print > _INK_AREA:
@@ -191,6 +253,12 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.unexplained > _UNEXPLAINED_AREA:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.unexplained:.0%} of it off any "
                                              "print tone")
+    if e.weakly_unexplained > _WEAK_UNEXPLAINED[1]:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
+                                             "faintly off any print tone")
+    if e.hue_turn < _REDDER_WHEN_LIGHTER:
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where "
+                                             "lighter, which no print tone is")
     return toned
 
 

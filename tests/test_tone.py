@@ -88,6 +88,30 @@ def test_colour_photo_with_two_hues_is_colour():
     assert not decision.grey and decision.kind == "colour" and decision.reason.startswith("colour photograph")
 
 
+def test_blue_sky_evenly_coloured_is_colour():
+    """A blue that is a curve of lightness (so 'evenly toned') but strongest in the light tones: sky, not toner."""
+    L = _photo_lightness()
+    chroma = 30 * np.clip((L - 55) / 15, 0, 1)  # neutral darks, strong blue in everything light
+    decision = tone.classify(_to_rgb(L, -5 * chroma / 30, -chroma))
+    assert not decision.grey and "light and in colours no print tone has" in decision.reason, decision.reason
+
+
+@pytest.mark.parametrize("dark_hue, light_hue, grey", [(50, 85, True), (100, 40, False)],
+                         ids=["sepia-yellower-where-lighter", "warm-photo-redder-where-lighter"])
+def test_hue_must_turn_towards_yellow_as_the_print_gets_lighter(dark_hue, light_hue, grey):
+    """Stained and inked alike: sepia turning to yellow paper is a print; olive shadows under orange lights are
+    a photograph. An even tone is not asked this (an evenly toned print may turn either way)."""
+    L = _photo_lightness()
+    hue = np.radians(dark_hue + (light_hue - dark_hue) * L / 100.0)
+    chroma = 25 * np.sin(np.pi * L / 100.0)
+    even = tone.classify(_to_rgb(L, chroma * np.cos(hue), chroma * np.sin(hue)))
+    assert even.grey and even.kind == "toned", even.reason
+    decision = tone.classify(_to_rgb(*_aged(L, chroma * np.cos(hue), chroma * np.sin(hue))))
+    assert decision.grey is grey, decision.reason
+    if not grey:
+        assert "redder where lighter" in decision.reason
+
+
 def test_hand_tinted_print_is_colour():
     L = _photo_lightness()
     a, b = np.zeros_like(L), np.zeros_like(L)
@@ -109,11 +133,12 @@ def test_every_archive_print_is_grey():
 
 
 def test_most_colour_photographs_stay_colour():
-    """BSDS500 (train 400 + val 100): at most 8% taken for grey (measured: 35 of 500; 15 before)."""
+    """BSDS500 (train 400 + val 100): at most 16 taken for grey, issue 16's bar (measured: 15 of 500; 35
+    before the light-tone, faint-colour and hue-turn checks; 15 with the check before issue 16)."""
     files = _files(SHARED_DATA / "photos" / "train" / "bsds500") + _files(SHARED_DATA / "photos" / "val" / "bsds500")
     assert len(files) == 500, "shared data missing"
     grey = sum(tone.classify(read_image(p).pixels).grey for p in files)
-    assert grey <= 40
+    assert grey <= 16
 
 
 def test_report_and_screen_give_the_reason(tmp_path, tiny_model_path):
