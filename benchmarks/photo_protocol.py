@@ -70,11 +70,11 @@ def protocol_sets(data: Path) -> dict[str, dict[str, list[Path]]]:
     """{set: {"select": [...], "report": [...]}} before grey references are dropped; bsds500-val is all "report"."""
     urban = images_in(data / "photos" / "train" / "urban100")
     index = imagenet_index()
-    fifth = [p for p in images_in(data / "photos" / "train" / "imagenet") if index[p.name.split("_")[0]] % 5 == 0]
+    classes = {p: index[p.name.split("_")[0]] for p in images_in(data / "photos" / "train" / "imagenet")}
     return {
         "urban100": {"select": urban[0::2], "report": urban[1::2]},
-        "imagenet-fifth": {"select": [p for p in fifth if index[p.name.split("_")[0]] % 10 == 0],
-                           "report": [p for p in fifth if index[p.name.split("_")[0]] % 10 == 5]},
+        "imagenet-fifth": {"select": [p for p, i in classes.items() if i % 10 == 0],
+                           "report": [p for p, i in classes.items() if i % 10 == 5]},
         "bsds500-val": {"select": [], "report": images_in(data / "photos" / "val" / "bsds500")},
     }
 
@@ -150,12 +150,11 @@ def main() -> None:
                 continue
             kept = [p for p in files if not is_grey_reference(p)]
             if args.gains:
-                results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept),
-                                 "rows": gain_sweep(args.model, kept, args.size, args.gains)}
+                rows = gain_sweep(args.model, kept, args.size, args.gains)
             else:
                 summary = run_eval(args.model, kept, args.size, Path(temp), name)
-                results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept),
-                                 "rows": {"model": summary["summary"], "gray": summary["baseline"]}}
+                rows = {"model": summary["summary"], "gray": summary["baseline"]}
+            results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept), "rows": rows}
     seconds = time.perf_counter() - start
     label = "select half" if halves == ["select"] else "report half" if halves == ["report"] else "both halves"
     print(f"photo protocol, {label} of the other-source sets, {args.model}"
