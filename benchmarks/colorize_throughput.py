@@ -207,16 +207,17 @@ def stage_seconds(report: Path) -> str:
 
 def bench_8bit(work: Path, args) -> None:
     width, height = args.size
-    scans = make_jpegs(work / "scans", args.files, width, height)
+    scans = work / "scans"
+    make_jpegs(scans, args.files, width, height)
     print(f"8-bit: {args.files} grey {width}x{height} JPEGs (quality 92), {os.cpu_count()} cores")
     ratios, pool_ratios, cpu_ratios = [], [], []
     for round_ in range(args.rounds):
         floor_out = work / f"floor{round_}"
-        floor, _, _, floor_cpu = run_command([sys.executable, __file__, "--floor-jpeg", str(work / "scans"),
+        floor, _, _, floor_cpu = run_command([sys.executable, __file__, "--floor-jpeg", str(scans),
                                               str(floor_out)])
         pool = float((floor_out / "pool-seconds").read_text())
         out = work / f"ours{round_}"
-        ours, largest, _, ours_cpu = run_command(colorize_command(work / "scans", out, args.model, args.provider))
+        ours, largest, _, ours_cpu = run_command(colorize_command(scans, out, args.model, args.provider))
         ratios.append(floor / ours)
         pool_ratios.append(pool / ours)
         cpu_ratios.append(floor_cpu / ours_cpu)
@@ -227,7 +228,7 @@ def bench_8bit(work: Path, args) -> None:
         print(f"    colorize per file, mean s: {stage_seconds(out / 'colorcli-report.json')}")
         if args.baseline:
             before = work / f"baseline{round_}"
-            seconds, _, _, cpu = run_command(colorize_command(work / "scans", before, args.model, args.provider),
+            seconds, _, _, cpu = run_command(colorize_command(scans, before, args.model, args.provider),
                                              source_env(args.baseline))
             print(f"    baseline colorize {seconds:6.2f} s (CPU {cpu:.2f} s), ratio {floor / seconds:.2f} "
                   f"({pool / seconds:.2f}, CPU {floor_cpu / cpu:.2f})")

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from colorcli import tone
 from colorcli.imageio import read_image

@@ -1,6 +1,5 @@
 """Every way a colorize run ends is clean: SIGTERM, a killed parent, a full disk (real processes, real files)."""
 
-import os
 import shutil
 import signal
 import subprocess
