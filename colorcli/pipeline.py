@@ -1,8 +1,9 @@
 """The batch pipeline: walk the inputs, plan outputs, and colorize with worker processes.
 
 Worker processes read, prepare, merge and write; the parent process holds the one ONNX Runtime session
-and runs batched inference on the small L planes the workers send it. Queues are bounded and each worker
-holds one scan at a time, so memory stays flat whatever the size of the archive.
+and runs batched inference on the small L planes the workers send it, each through a pipe of its own. A
+worker is given at most two files ahead and holds one scan at a time, so memory stays flat whatever the
+size of the archive.
 
 Reliability: outputs are written atomically by imageio.write_image; a file that fails (bad input,
 crashed worker) becomes a failed record, never a crashed run; Ctrl-C or SIGTERM stops dispatching, lets
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+from multiprocessing import connection
 import os
 import queue
 import signal
@@ -289,18 +291,23 @@ def _watch_parent(queues, grace: float = 5.0) -> None:
     threading.Thread(target=watch, name="colorcli-parent-watch", daemon=True).start()
 
 
-def _worker(worker_id: int, tasks, results, requests, replies, options: Options, size: int,
-            threads: int | None = None) -> None:
+def _worker(tasks, replies, to_parent, options: Options, threads: int | None = None) -> None:
+    """Take (job, reference, model size) tasks until None; send ("infer", L) and ("result", record) to the
+    parent through this worker's own pipe, and read each inference's a, b from `replies`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _on_sigterm)
-    _watch_parent((tasks, results, requests, replies))
-    if threads:
-        import cv2
+    _watch_parent((tasks, replies))
+    # Imported now, not at the first file: the parent is still loading the model meanwhile.
+    import cv2
 
+    from colorcli import color, imageio, tone  # noqa: F401
+    if options.ref:
+        from colorcli import metrics  # noqa: F401
+    if threads:
         cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
 
     def infer(small: np.ndarray) -> np.ndarray:
-        requests.put((worker_id, small))
+        to_parent.send(("infer", small))
         reply = replies.get()
         if isinstance(reply, str):
             raise ColorcliError(reply)
@@ -311,7 +318,7 @@ def _worker(worker_id: int, tasks, results, requests, replies, options: Options,
             task = tasks.get()
             if task is None:
                 return
-            job, ref_path = task
+            job, ref_path, size = task
             try:
                 record = _process(job, ref_path, options, infer, size)
             except DiskFullError as error:
@@ -322,7 +329,9 @@ def _worker(worker_id: int, tasks, results, requests, replies, options: Options,
                 record = _record(job.src, job.rel, "failed", "out of memory")
             except Exception as error:  # noqa: BLE001 - an unforeseen decoder error fails this file, not the run
                 record = _record(job.src, job.rel, "failed", f"{type(error).__name__}: {error}".splitlines()[0])
-            results.put((worker_id, record))
+            to_parent.send(("result", record))
+    except (BrokenPipeError, EOFError):  # the parent is gone (the parent watch ends this process)
+        return
     finally:
         # Past its last file a worker has nothing left to clean up. A SIGTERM from the parent's stop that
         # lands during interpreter shutdown must end it quietly, not raise SystemExit inside an exit
@@ -341,17 +350,34 @@ def _strip_path(message: str, src: Path) -> str:
 _PER_WORKER = 2  # jobs queued to one worker: one in hand, one ready
 
 
+_WORKER_MODULES = ["colorcli.pipeline", "colorcli.color", "colorcli.imageio", "colorcli.tone"]
+
+
+def _worker_context():
+    """How worker processes start: forked from a fork server where there is one (Linux), else spawned.
+
+    A spawned worker is a new interpreter that imports NumPy, OpenCV and Pillow again (about 0.2 s of
+    CPU each); the fork server imports them once and forks every worker from itself. Workers are never
+    forked from this process itself: by then it may hold ONNX Runtime's or OpenCV's thread pools, and a
+    child forked from a process with running native threads can wait for ever on a lock one of them held.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(_WORKER_MODULES)
+    return context
+
+
 class _Pool:
     """Worker processes, each with its own task and reply queue, so the parent always knows which
     jobs a worker holds (and which file a crashed worker was on)."""
 
-    def __init__(self, count: int, options: Options, size: int):
-        self.context = mp.get_context("spawn")  # never fork a process that holds an ORT session
-        self.results = self.context.Queue()
-        self.requests = self.context.Queue()
-        self.options, self.size = options, size
+    def __init__(self, count: int, options: Options):
+        self.context = _worker_context()
+        self.options = options
         self.threads = max(1, (os.cpu_count() or 1) // count)
         self.workers: dict[int, tuple] = {}  # id -> (process, tasks, replies)
+        self.inbox: dict = {}  # the parent's end of each worker's pipe -> worker id
         self.assigned: dict[int, list[int]] = {}  # id -> job indices given, oldest first
         self.next_id = 0
         for _ in range(count):
@@ -360,11 +386,13 @@ class _Pool:
     def spawn(self) -> None:
         worker_id, self.next_id = self.next_id, self.next_id + 1
         tasks, replies = self.context.Queue(), self.context.Queue()
-        process = self.context.Process(
-            target=_worker, daemon=True,
-            args=(worker_id, tasks, self.results, self.requests, replies, self.options, self.size, self.threads))
+        inbox, to_parent = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=_worker, daemon=True,
+                                       args=(tasks, replies, to_parent, self.options, self.threads))
         process.start()
+        to_parent.close()  # the worker holds the only sending end: its death reads as EOF here
         self.workers[worker_id] = (process, tasks, replies)
+        self.inbox[inbox] = worker_id
         self.assigned[worker_id] = []
 
     def free_worker(self) -> int | None:
@@ -401,10 +429,34 @@ class _Pool:
         """Ids of the workers that have exited."""
         return [wid for wid, (process, _, _) in self.workers.items() if not process.is_alive()]
 
+    def receive(self, timeout: float) -> tuple[list[tuple[int, dict]], list[tuple[int, np.ndarray]]]:
+        """What the workers have sent, waiting up to `timeout` s for the first message: finished records and
+        inference requests, each with its worker's id. A worker that died leaves EOF on its pipe.
+
+        Each worker has a pipe of its own rather than a queue shared with the others: a worker killed
+        outright (SIGKILL, the OOM killer) half-way through a message in a shared queue left the queue's
+        lock held and half a message in it, and the parent and every other worker waited for ever."""
+        records, requests = [], []
+        for inbox in connection.wait(list(self.inbox), timeout):
+            worker_id = self.inbox[inbox]
+            try:
+                while True:
+                    kind, payload = inbox.recv()
+                    (records if kind == "result" else requests).append((worker_id, payload))
+                    if not inbox.poll():
+                        break
+            except (EOFError, OSError):
+                del self.inbox[inbox]
+                inbox.close()
+        return records, requests
+
     def forget(self, worker_id: int) -> tuple[int | None, list[int]]:
         """Drop an exited worker: its exit code and the job indices it still held."""
         process, tasks, replies = self.workers.pop(worker_id)
         _abandon(tasks, replies)
+        for inbox in [inbox for inbox, owner in self.inbox.items() if owner == worker_id]:
+            del self.inbox[inbox]
+            inbox.close()
         return process.exitcode, self.assigned.pop(worker_id)
 
     def close(self, grace: float) -> None:
@@ -438,9 +490,14 @@ def _remove_temp_files(dst: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def run(jobs: list[Job], colorizer, options: Options, on_record: Callable[[dict], None] = lambda r: None,
-        references: dict[str, Path] | None = None) -> Outcome:
-    """Colorize `jobs` with `colorizer` (a runtime.Colorizer in this process) and worker processes."""
+def run(jobs: list[Job], load_colorizer: Callable[[], object], options: Options,
+        on_record: Callable[[dict], None] = lambda r: None, references: dict[str, Path] | None = None) -> Outcome:
+    """Colorize `jobs` with worker processes and the runtime.Colorizer that `load_colorizer()` gives (used in
+    this process).
+
+    The workers are started before the model is loaded: a worker's start-up (a new interpreter, NumPy,
+    OpenCV) takes about as long as loading the model, and the two then overlap.
+    """
     outcome = Outcome()
     started = time.perf_counter()
 
@@ -452,15 +509,21 @@ def run(jobs: list[Job], colorizer, options: Options, on_record: Callable[[dict]
             if not outcome.interrupted:  # not while a stop is already under way
                 raise _DiskFull()
 
-    pending: list[int] = []
-    for index, job in enumerate(jobs):
-        if not options.overwrite and job.dst.exists():
-            finish(_record(job.src, job.rel, "skipped", "output exists (use --overwrite to redo)"))
-        else:
-            pending.append(index)
+    pending = [i for i, job in enumerate(jobs) if options.overwrite or not job.dst.exists()]
+    pool = None
     if pending:
-        count = max(1, min(options.workers or os.cpu_count() or 1, len(pending)))
-        pool = _Pool(count, options, colorizer.size)
+        pool = _Pool(max(1, min(options.workers or os.cpu_count() or 1, len(pending))), options)
+    try:
+        colorizer = load_colorizer()
+    except BaseException:
+        if pool:
+            pool.close(grace=0.0)
+        raise
+    waiting = set(pending)
+    for index, job in enumerate(jobs):
+        if index not in waiting:
+            finish(_record(job.src, job.rel, "skipped", "output exists (use --overwrite to redo)"))
+    if pool:
         on_sigterm = _raise_on_sigterm()
         try:
             _loop(pool, jobs, pending, colorizer, options, references, finish)
@@ -502,12 +565,11 @@ def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references,
     while queue_ or any(pool.assigned.values()):
         while queue_ and (worker_id := pool.free_worker()) is not None:
             index = queue_.pop()
-            pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references)))
-        _drain_results(pool, finish)
-        _serve_inference(pool, colorizer, options.batch_size)
+            pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references), colorizer.size))
+        _exchange(pool, colorizer, options.batch_size, finish, _POLL_SECONDS)
         gone = pool.dead()
-        if gone:  # what a worker finished before it died is in the queue now: count it before forgetting
-            _drain_results(pool, finish)
+        if gone:  # what a worker finished before it died is in its pipe now: count it before forgetting
+            _exchange(pool, colorizer, options.batch_size, finish, 0.0)
         for worker_id in gone:
             code, held = pool.forget(worker_id)
             if held:
@@ -526,28 +588,25 @@ def _reference_for(job: Job, references: dict[str, Path] | None) -> str | None:
     return str(match) if match else None
 
 
-def _drain_results(pool: _Pool, finish) -> None:
-    while True:
-        try:
-            worker_id, record = pool.results.get_nowait()
-        except queue.Empty:
-            return
+def _exchange(pool: _Pool, colorizer, batch_size: int, finish, timeout: float) -> None:
+    """Answer the workers' inference requests, batch_size at a time, and record the files they finished
+    (waiting up to `timeout` s for the first message)."""
+    records, requests = pool.receive(timeout)
+    for start in range(0, len(requests), batch_size):
+        _infer(pool, colorizer, requests[start:start + batch_size])
+    stop = None
+    for worker_id, record in records:  # every one, even past a full disk: these files are on it
         if pool.assigned.get(worker_id):
             pool.assigned[worker_id].pop(0)
-        finish(record)
-
-
-def _serve_inference(pool: _Pool, colorizer, batch_size: int) -> None:
-    """Gather up to batch_size requests (waiting briefly for the first) and answer them in one run."""
-    try:
-        batch = [pool.requests.get(timeout=_POLL_SECONDS)]
-    except queue.Empty:
-        return
-    while len(batch) < batch_size:
         try:
-            batch.append(pool.requests.get_nowait())
-        except queue.Empty:
-            break
+            finish(record)
+        except _DiskFull as full:
+            stop = full
+    if stop is not None:
+        raise stop
+
+
+def _infer(pool: _Pool, colorizer, batch: list[tuple[int, np.ndarray]]) -> None:
     try:
         ab = colorizer.predict_ab(np.stack([small for _, small in batch]))
     except Exception as error:  # noqa: BLE001 - a runtime failure fails these files, not the run
@@ -567,10 +626,9 @@ def _shut_down(pool: _Pool, jobs: list[Job], colorizer, options: Options, finish
         pool.take_back_unstarted()  # left for the next run
         deadline = time.monotonic() + _STOP_GRACE_SECONDS
         while any(pool.assigned.values()) and time.monotonic() < deadline:
-            _drain_results(pool, finish)
-            _serve_inference(pool, colorizer, options.batch_size)
+            _exchange(pool, colorizer, options.batch_size, finish, _POLL_SECONDS)
         pool.close(grace=0.0)
-        _drain_results(pool, finish)
+        _exchange(pool, colorizer, options.batch_size, finish, 0.0)
         for index in pool.in_hand():
             _remove_temp_files(jobs[index].dst)
             finish(_record(jobs[index].src, jobs[index].rel, "failed", "interrupted"))

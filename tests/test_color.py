@@ -1,5 +1,6 @@
 """Lab split/merge against skimage (an independent implementation), round trips, grey detection."""
 
+import cv2
 import numpy as np
 import pytest
 from skimage import color as skcolor
@@ -32,6 +33,14 @@ def test_lightness8_matches_skimage_for_every_grey_level():
     reference = skcolor.rgb2lab(np.repeat(grey[..., None], 3, axis=2) / 255.0)[..., 0]
     L = color.lightness8(grey).astype(np.float64) / color.L8_PER_L
     assert np.abs(L - reference).max() < 0.5  # 8-bit L steps are 0.39
+
+
+def test_lightness8_of_grey_is_opencvs_own_8bit_l_of_the_same_grey():
+    """The stored table must be what OpenCV's 8-bit RGB->Lab gives, since Lab2RGB reads it back."""
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    opencv = cv2.cvtColor(np.repeat(grey[..., None], 3, axis=2), cv2.COLOR_RGB2Lab)[..., 0]
+    assert np.array_equal(color.lightness8(grey), opencv)
+    assert np.array_equal(color.lightness8(np.dstack([grey, grey, grey])), opencv)
 
 
 def test_gray_round_trip_with_zero_chroma_keeps_every_level():
@@ -75,6 +84,39 @@ def test_model_input_is_L_at_model_size():
     assert small.shape == (32, 32) and small.dtype == np.float32
     expected = skcolor.rgb2lab(np.repeat(grey[..., None], 3, axis=2) / 255.0)[..., 0]
     assert abs(small.mean() - expected.mean()) < 0.5 and 0 <= small.min() and small.max() <= 100
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_model_input_of_a_big_scan_stays_near_one_area_resize(dtype):
+    """A scan over 8x the model size is halved first (the cheap path): its input must stay close to a
+    single area resize of the whole scan."""
+    rng = np.random.default_rng(3)
+    scan = cv2.resize(rng.integers(0, 256, (90, 70), dtype=np.uint8), (2078, 2562), interpolation=cv2.INTER_CUBIC)
+    scan = cv2.add(scan, rng.integers(0, 12, scan.shape, dtype=np.uint8))  # grain
+    if dtype == np.uint16:
+        scan = scan.astype(np.uint16) * 257
+    L_full = color.full_lightness(scan)
+    small = color.model_input(L_full, 128)
+    direct = cv2.resize(L_full.astype(np.float32), (128, 128), interpolation=cv2.INTER_AREA)
+    if L_full.dtype == np.uint8:
+        direct /= color.L8_PER_L
+    assert small.shape == (128, 128) and small.dtype == np.float32
+    assert np.abs(small - direct).mean() < 0.15 and np.abs(small - direct).max() < 1.5  # 8-bit L steps are 0.39
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_8bit_merge_by_table_gives_opencvs_own_lab2rgb_bytes(channels):
+    """The 8-bit merge looks colours up in a table made by OpenCV's Lab2RGB: it must give the very bytes
+    that conversion gives, for every L and over the whole range of a and b."""
+    rng = np.random.default_rng(11)
+    grey = rng.integers(0, 256, (300, 257), dtype=np.uint8)
+    ab_small = rng.uniform(-128, 127, (9, 7, 2)).astype(np.float32)
+    ab_small[0, 0], ab_small[-1, -1] = (-128, -128), (127, 127)  # both ends of both channels
+    rgb = color.merged_rows(grey, ab_small, channels=channels)(0, 300)
+    ab8 = cv2.resize(np.clip(ab_small + 128, 0, 255).round().astype(np.uint8), (257, 300),
+                     interpolation=cv2.INTER_LINEAR)
+    expected = cv2.cvtColor(cv2.merge([color.lightness8(grey), ab8]), cv2.COLOR_Lab2RGB, dstCn=channels)
+    assert rgb.shape == (300, 257, channels) and np.array_equal(rgb, expected)
 
 
 def _toned(grey: np.ndarray) -> np.ndarray:

@@ -260,7 +260,7 @@ def test_a_worker_past_its_last_file_ends_quietly_on_sigterm(tmp_path):
     tasks.put(None)  # no work: the worker returns at once
     saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        pipeline._worker(0, tasks, queue.Queue(), queue.Queue(), queue.Queue(), pipeline.Options(out=tmp_path), 64)
+        pipeline._worker(tasks, queue.Queue(), None, pipeline.Options(out=tmp_path))
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, saved[0])
@@ -292,13 +292,18 @@ def test_sigint_stops_within_seconds_and_leaves_only_whole_files(tmp_path, tiny_
     assert rerun.returncode == 0 and len(list(out.glob("scan*.png"))) == 40
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def _worker_pids(parent: int) -> list[int]:
-    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    """The worker processes of a colorize run: children of its fork server where there is one."""
     workers = []
-    for pid in children:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
-            workers.append(int(pid))
+    for pid in _children(parent):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"resource_tracker" in cmdline:
+            continue
+        workers.extend(_children(pid) if b"forkserver" in cmdline else [pid])
     return workers
 
 

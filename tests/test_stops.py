@@ -220,3 +220,39 @@ def test_a_report_that_does_not_fit_is_said_in_the_one_line(tmp_path, tiny_model
     for path in copy.glob("scan*.jpg"):
         assert read_image(path).pixels.shape == (600, 600, 3), path.name
     assert not [p for p in copy.iterdir() if p.name.startswith(".")]
+
+
+def test_a_worker_killed_while_sending_does_not_block_the_others(tmp_path, tiny_model_path):
+    """A worker killed outright in the middle of a message (here: its inference request, 1 MB, which fills
+    the pipe until the parent reads) must not stop another worker from being heard. With one queue shared
+    by all workers, the dead worker kept the queue's lock and the run waited for ever."""
+    import os
+    from multiprocessing import connection
+
+    from colorcli import pipeline
+    from colorcli.runtime import Colorizer
+
+    colorizer = Colorizer.load(str(tiny_model_path), provider="cpu", size=512)
+    scans = []
+    for name in ("a.png", "b.png"):
+        Image.fromarray(gradient_gray(600, 600)).save(tmp_path / name)
+        scans.append(pipeline.Job(src=tmp_path / name, rel=Path(name), dst=tmp_path / "out" / name))
+    pool = pipeline._Pool(2, pipeline.Options(out=tmp_path / "out"))
+    try:
+        first, second = sorted(pool.workers)
+        pool.give(first, 0, (scans[0], None, colorizer.size))
+        inbox = next(conn for conn, owner in pool.inbox.items() if owner == first)
+        assert connection.wait([inbox], 60), "the first worker never sent its request"
+        time.sleep(0.3)  # it is now blocked half-way through its 1 MB request
+        os.kill(pool.workers[first][0].pid, signal.SIGKILL)
+        pool.workers[first][0].join(10)
+        finished = []
+        pool.give(second, 1, (scans[1], None, colorizer.size))
+        deadline = time.monotonic() + 60
+        while not finished and time.monotonic() < deadline:
+            pipeline._exchange(pool, colorizer, 8, finished.append, 0.05)
+        assert [r["status"] for r in finished] == ["ok"] and finished[0]["input"] == str(scans[1].src)
+        assert read_image(scans[1].dst).pixels.shape == (600, 600, 3)
+        assert pool.dead() == [first]
+    finally:
+        pool.close(grace=0.0)

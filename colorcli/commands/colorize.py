@@ -81,21 +81,29 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     references = pipeline.index_references(ref) if ref else None
     ignored = Counter()
     jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec, ignored)
-    colorizer = Colorizer.load(model, provider=provider, size=size)
     if not jobs and not conflicts and not shard_spec:
+        Colorizer.load(model, provider=provider, size=size)  # a bad --model or --size is the first thing to say
         found = pipeline.describe_ignored(ignored) if ignored else "no files at all"
         raise UsageError(f"{', '.join(map(str, inputs))}: no image colorcli reads "
                          f"({', '.join(sorted(INPUT_EXTENSIONS))}); found {found}")
     progress = Progress(total=len(jobs) + len(conflicts), quiet=quiet)
     if ignored:
         progress.say(pipeline.describe_ignored(ignored))
-    progress.say(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
-                 f"on {colorizer.provider.upper()}; {len(jobs) + len(conflicts)} images")
+    loaded = []
+
+    def load_colorizer() -> Colorizer:  # called by pipeline.run once its workers are starting
+        colorizer = Colorizer.load(model, provider=provider, size=size)
+        progress.say(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
+                     f"on {colorizer.provider.upper()}; {len(jobs) + len(conflicts)} images")
+        loaded.append(colorizer)
+        return colorizer
+
     started = time.time()
     with progress:
         for record in conflicts:
             progress.add(record)
-        outcome = pipeline.run(jobs, colorizer, options, on_record=progress.add, references=references)
+        outcome = pipeline.run(jobs, load_colorizer, options, on_record=progress.add, references=references)
+    colorizer = loaded[0]
     records = conflicts + outcome.records
     report_path = report or out / (REPORT_NAME if not shard_spec else
                                    f"colorcli-report-shard-{shard_spec[0]}-of-{shard_spec[1]}.json")
