@@ -86,24 +86,6 @@ def test_model_input_is_L_at_model_size():
     assert abs(small.mean() - expected.mean()) < 0.5 and 0 <= small.min() and small.max() <= 100
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_model_input_of_a_big_scan_stays_near_one_area_resize(dtype):
-    """A scan over 8x the model size is halved first (the cheap path): its input must stay close to a
-    single area resize of the whole scan."""
-    rng = np.random.default_rng(3)
-    scan = cv2.resize(rng.integers(0, 256, (90, 70), dtype=np.uint8), (2078, 2562), interpolation=cv2.INTER_CUBIC)
-    scan = cv2.add(scan, rng.integers(0, 12, scan.shape, dtype=np.uint8))  # grain
-    if dtype == np.uint16:
-        scan = scan.astype(np.uint16) * 257
-    L_full = color.full_lightness(scan)
-    small = color.model_input(L_full, 128)
-    direct = cv2.resize(L_full.astype(np.float32), (128, 128), interpolation=cv2.INTER_AREA)
-    if L_full.dtype == np.uint8:
-        direct /= color.L8_PER_L
-    assert small.shape == (128, 128) and small.dtype == np.float32
-    assert np.abs(small - direct).mean() < 0.15 and np.abs(small - direct).max() < 1.5  # 8-bit L steps are 0.39
-
-
 @pytest.mark.parametrize("channels", [3, 4])
 def test_8bit_merge_by_table_gives_opencvs_own_lab2rgb_bytes(channels):
     """The 8-bit merge looks colours up in a table made by OpenCV's Lab2RGB: it must give the very bytes
