@@ -172,8 +172,11 @@ def model_input(L_full: np.ndarray, size: int) -> np.ndarray:
     return small
 
 
-_LAB8_RGBX = np.empty(0, np.uint32)  # OpenCV's 8-bit Lab -> RGBX of every (L, a, b): index L | a << 8 | b << 16
-_LAB8_FILLED = np.zeros(256, bool)  # the b planes of the table filled in so far
+@functools.lru_cache(maxsize=1)
+def _lab8_storage() -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's 8-bit Lab -> RGBX of every (L, a, b) at index L | a << 8 | b << 16 (64 MB of address space,
+    touched only where filled), and which b planes are filled so far."""
+    return np.empty(1 << 24, np.uint32), np.zeros(256, bool)
 
 
 def _lab8_table(b_low: int, b_high: int) -> np.ndarray:
@@ -184,10 +187,8 @@ def _lab8_table(b_low: int, b_high: int) -> np.ndarray:
     converted on first need, about 0.3 ms; a model's colours use a few dozen planes, so a worker pays a
     few ms once instead of the 0.2 s and 64 MB of the whole table.
     """
-    global _LAB8_RGBX
-    if not _LAB8_RGBX.size:
-        _LAB8_RGBX = np.empty(1 << 24, np.uint32)
-    missing = [b for b in range(b_low, b_high + 1) if not _LAB8_FILLED[b]]
+    table, filled = _lab8_storage()
+    missing = [b for b in range(b_low, b_high + 1) if not filled[b]]
     if missing:
         plane = np.empty((256, 256, 3), np.uint8)  # rows a, columns L
         plane[..., 0] = np.arange(256, dtype=np.uint8)[None, :]
@@ -195,9 +196,9 @@ def _lab8_table(b_low: int, b_high: int) -> np.ndarray:
         for b in missing:
             plane[..., 2] = b
             rgbx = cv2.cvtColor(plane, cv2.COLOR_Lab2RGB, dstCn=4)
-            _LAB8_RGBX[b << 16:(b + 1) << 16] = rgbx.reshape(-1).view(np.uint32)
-            _LAB8_FILLED[b] = True
-    return _LAB8_RGBX
+            table[b << 16:(b + 1) << 16] = rgbx.reshape(-1).view(np.uint32)
+            filled[b] = True
+    return table
 
 
 def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | None = None, channels: int = 3):

@@ -446,17 +446,19 @@ class _Pool:
                     if not inbox.poll():
                         break
             except (EOFError, OSError):
-                del self.inbox[inbox]
-                inbox.close()
+                self._close_inbox(worker_id)
         return records, requests
+
+    def _close_inbox(self, worker_id: int) -> None:
+        for inbox in [inbox for inbox, owner in self.inbox.items() if owner == worker_id]:
+            del self.inbox[inbox]
+            inbox.close()
 
     def forget(self, worker_id: int) -> tuple[int | None, list[int]]:
         """Drop an exited worker: its exit code and the job indices it still held."""
         process, tasks, replies = self.workers.pop(worker_id)
         _abandon(tasks, replies)
-        for inbox in [inbox for inbox, owner in self.inbox.items() if owner == worker_id]:
-            del self.inbox[inbox]
-            inbox.close()
+        self._close_inbox(worker_id)
         return process.exitcode, self.assigned.pop(worker_id)
 
     def close(self, grace: float) -> None:
