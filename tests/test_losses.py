@@ -134,3 +134,50 @@ def test_the_colourfulness_term_pushes_chroma_outward():
     assert float(losses.colourfulness(L, stepped).mean()) > float(losses.colourfulness(L, fake_ab.detach()).mean())
     with pytest.raises(ValueError, match="needs L"):
         losses.generator_losses(None, fake_ab, real_ab, 1.0, colourfulness_weight=0.5)
+
+
+def _lab_samples(n: int, seed: int) -> np.ndarray:
+    """Lab pairs that reach every branch: grey on either side, hues across 0/360 and nearly opposite."""
+    rng = np.random.default_rng(seed)
+    lab = np.stack([rng.uniform(0, 100, (n, 2)), rng.uniform(-100, 100, (n, 2)), rng.uniform(-100, 100, (n, 2))], -1)
+    lab[: n // 8, 0, 1:] = 0.0  # first one grey
+    lab[n // 8: n // 4, 1, 1:] = 0.0  # second one grey
+    lab[n // 4: n // 4 + 8, 1, 1:] = -lab[n // 4: n // 4 + 8, 0, 1:] * 0.7 + 1e-3  # nearly opposite hues
+    lab[n // 4 + 8: n // 4 + 16, :, 2] = np.array([[5.0, -5.0]])  # hue angles either side of 0
+    return lab
+
+
+def test_torch_ciede2000_matches_skimage():
+    from skimage.color import deltaE_ciede2000
+
+    lab = _lab_samples(400, seed=7)
+    ours = losses.delta_e_ciede2000(torch.from_numpy(lab[:, 0]), torch.from_numpy(lab[:, 1]), eps=1e-12).numpy()
+    np.testing.assert_allclose(ours, deltaE_ciede2000(lab[:, 0], lab[:, 1]), atol=1e-4)
+
+
+def test_ciede2000_term_is_eval_figure_and_has_finite_gradients_at_grey():
+    real, L, real_ab, other_ab = _lab_pair()
+    fake_ab = 0.5 * other_ab
+    # eval's figure: CIEDE2000 of the 8-bit output (OpenCV's Lab2RGB, rounded) against the reference
+    shown = np.clip(np.round(_opencv_rgb(L, fake_ab)), 0, 255).astype(np.uint8)
+    expected = np.mean([metrics.delta_e_ciede2000(metrics.srgb_to_lab(s), metrics.srgb_to_lab(r)).mean()
+                        for s, r in zip(shown, real)])
+    assert float(losses.ciede2000(L, fake_ab, real_ab)) == pytest.approx(expected, abs=0.1)
+    for start in (torch.zeros_like(real_ab), real_ab.clone()):  # grey output, and a perfect one
+        start.requires_grad_(True)
+        (gradient,) = torch.autograd.grad(losses.ciede2000(L, start, real_ab), start)
+        assert torch.isfinite(gradient).all()
+
+
+def test_ciede2000_term_moves_the_output_towards_the_true_colours():
+    _, L, real_ab, other_ab = _lab_pair()
+    fake_ab = (0.5 * other_ab).requires_grad_(True)
+    total, _, pixel = losses.generator_losses(None, fake_ab, real_ab, 1.0, pixel_loss="log-mse", L=L, ciede_weight=2.0)
+    with torch.no_grad():
+        assert float(total) == pytest.approx(float(pixel) + 2.0 * float(losses.ciede2000(L, fake_ab, real_ab)), rel=1e-6)
+    only, _, _ = losses.generator_losses(None, fake_ab, real_ab, 0.0, L=L, ciede_weight=1.0)
+    (gradient,) = torch.autograd.grad(only, fake_ab)
+    stepped = fake_ab.detach() - 0.02 * gradient / gradient.abs().max()
+    assert float(losses.ciede2000(L, stepped, real_ab)) < float(losses.ciede2000(L, fake_ab.detach(), real_ab)) - 0.05
+    with pytest.raises(ValueError, match="needs L"):
+        losses.generator_losses(None, fake_ab, real_ab, 1.0, ciede_weight=0.5)

@@ -208,10 +208,11 @@ def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
     mse = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "mse"), *args[7:], "--pixel-loss", "mse"])
     assert mse.exit_code == 0 and ", MSE " in mse.output and ", L1 " not in mse.output, mse.output
     log_mse = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "log-mse"), *args[7:], "--pixel-loss", "log-mse",
-                                       "--lambda-l1", "1", "--colourfulness-weight", "0.1"])
+                                       "--lambda-l1", "1", "--colourfulness-weight", "0.1", "--ciede-weight", "0.5"])
     assert log_mse.exit_code == 0 and ", LOG-MSE " in log_mse.output, log_mse.output
     training = json.loads((tmp_path / "log-mse" / "last.json").read_text())["config"]["training"]
     assert training["pixel_loss"] == "log-mse" and training["colourfulness_weight"] == 0.1
+    assert training["ciede_weight"] == 0.5
     clash = CliRunner().invoke(cli, [*args[:6], str(tmp_path / "clash"), *args[7:], "--pixel-loss", "log-mse",
                                      "--rebalance", "0.5"])
     assert clash.exit_code != 0 and "--rebalance" in clash.output and "Traceback" not in clash.output
@@ -312,6 +313,10 @@ def test_log_mse_with_colourfulness_trains_on_the_srgb_objective(tmp_path):
     out = trainer._l1_step(L, real_ab)
     assert torch.isclose(out["loss_l1"], losses.log_mse(L, fake_ab, real_ab))
     assert torch.isclose(out["loss_g"], out["loss_l1"] - 0.2 * losses.colourfulness(L, fake_ab).mean())
+    trainer.o.ciede_weight = 0.5
+    out = trainer._l1_step(L, real_ab)
+    expected = out["loss_l1"] - 0.2 * losses.colourfulness(L, fake_ab).mean() + 0.5 * losses.ciede2000(L, fake_ab, real_ab)
+    assert torch.isclose(out["loss_g"], expected)
 
 
 def test_cifar_holdout_validates_on_training_images(tmp_path, monkeypatch):

@@ -319,7 +319,8 @@ _WHITE = torch.tensor([0.950456, 1.0, 1.088754])
 
 
 def rgb8_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB [B,H,W,3] (any device) -> model input L/50-1 [B,1,H,W] and target ab/110 [B,2,H,W].
+    """RGB [B,H,W,3] (any device; uint8, or float 0..255 differentiably) -> model input L/50-1 [B,1,H,W]
+    and target ab/110 [B,2,H,W].
 
     The standard sRGB (D65) formula, as colorcli.metrics; OpenCV's float path is within 0.3 of it.
     """

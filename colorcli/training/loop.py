@@ -58,6 +58,7 @@ class TrainOptions:
     lambda_l1: float = 100.0  # weight of the pixel loss (L1 by default; records keep it as loss_l1)
     pixel_loss: str = "l1"  # losses.PIXEL_LOSSES: "l1" (pix2pix), "mse", "log-mse" (per-image sRGB, as PSNR)
     colourfulness_weight: float = 0.0  # minus this times the output's colourfulness in the generator loss
+    ciede_weight: float = 0.0  # plus this times the output's mean CIEDE2000 to the true colours
     rebalance: float = 0.0  # weight each pixel's L1 by its colour's rarity (0: plain L1; losses.rebalance_weights)
     lr: float = 2e-4
     lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
@@ -330,7 +331,8 @@ class Trainer:
 
     def _generator_losses(self, logits, fake_ab, real_ab, L):
         return losses.generator_losses(logits, fake_ab, real_ab, self.o.lambda_l1, self.bin_weights,
-                                       self.o.pixel_loss, L, self.o.colourfulness_weight)
+                                       self.o.pixel_loss, L, self.o.colourfulness_weight,
+                                       self.o.ciede_weight)
 
     def train_epoch(self) -> dict:
         plan = self.train_batches.plan(self.data_rng)
