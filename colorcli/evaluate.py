@@ -85,7 +85,7 @@ def index_images(root: Path, option: str) -> tuple[dict[str, Path], list[str]]:
 
 
 def _extensions() -> str:
-    from colorcli.imageio import INPUT_EXTENSIONS
+    from colorcli.formats import INPUT_EXTENSIONS
 
     return " ".join(sorted(INPUT_EXTENSIONS))
 

@@ -23,19 +23,13 @@ from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 from colorcli import jpeg2000
 from colorcli.atomic import atomic_write
 from colorcli.errors import DiskFullError, ImageError
+from colorcli.formats import FORMAT_OF_EXTENSION
 
 # Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
 # a malicious header from allocating unbounded memory.
 Image.MAX_IMAGE_PIXELS = 1_000_000_000
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-INPUT_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpf", ".jpx"}
-FORMAT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
-_FORMAT_OF_EXTENSION = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
-    ".webp": "WEBP", ".bmp": "BMP", ".gif": "GIF",
-    ".jp2": "JPEG2000", ".jpf": "JPEG2000", ".jpx": "JPEG2000", ".j2k": "J2K",
-}
 JPEG_QUALITY = 95
 
 
@@ -62,14 +56,6 @@ class ScanImage:
     @property
     def megapixels(self) -> float:
         return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
-
-
-def output_extension(path: Path, fmt: str) -> str:
-    """Extension an output of `path` gets: kept (GIF becomes PNG), or the one --format asks for."""
-    if fmt != "keep":
-        return FORMAT_EXTENSIONS[fmt]
-    ext = path.suffix.lower()
-    return ".png" if ext == ".gif" else path.suffix
 
 
 def _pil_metadata(img: Image.Image) -> dict:
@@ -357,7 +343,7 @@ def write_rows(path: str | os.PathLike, shape: tuple[int, ...], dtype, rows, ima
     A 16-bit TIFF is made and written band by band; other formats take the whole picture at once.
     """
     path = Path(path)
-    fmt = _FORMAT_OF_EXTENSION.get(path.suffix.lower())
+    fmt = FORMAT_OF_EXTENSION.get(path.suffix.lower())
     if fmt is None or fmt == "GIF":
         raise ImageError(f"{path}: cannot write format {path.suffix!r}")
     try:
@@ -384,7 +370,7 @@ def _write_error(path: Path, error: Exception) -> ImageError:
 
 def takes_rgbx(path: str | os.PathLike) -> bool:
     """Whether 8-bit pixels for `path` are best given as RGBX: true of JPEG (see encode_to)."""
-    return _FORMAT_OF_EXTENSION.get(Path(path).suffix.lower()) == "JPEG"
+    return FORMAT_OF_EXTENSION.get(Path(path).suffix.lower()) == "JPEG"
 
 
 def write_png(path: str | os.PathLike, rgb8: np.ndarray) -> None:

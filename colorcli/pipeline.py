@@ -30,7 +30,7 @@ import numpy as np
 
 from colorcli.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
-from colorcli.imageio import INPUT_EXTENSIONS, output_extension
+from colorcli.formats import INPUT_EXTENSIONS, output_extension
 from colorcli.scheduler import shard_from_environment
 
 _STOP_GRACE_SECONDS = 3.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli import color, contract
+from colorcli import contract
 from colorcli.errors import ModelError, ProviderError, UsageError
 
 PROVIDERS = ("auto", "cuda", "cpu")
@@ -249,5 +249,7 @@ class Colorizer:
 
         `orientation` is the EXIF orientation of the stored pixels: the model sees the picture upright.
         """
+        from colorcli import color  # OpenCV: not needed (nor imported) where only predict_ab runs
+
         L_full, small = color.split_for_model(pixels, self.size, orientation)
         return color.merge_from_model(pixels, L_full, self.predict_ab(small[None])[0], orientation)

@@ -133,9 +133,11 @@ def test_write_is_atomic_when_encoding_fails_midway(tmp_path, monkeypatch):
 def test_output_extension():
     from pathlib import Path
 
-    assert imageio.output_extension(Path("a/b.JPG"), "keep") == ".JPG"
-    assert imageio.output_extension(Path("a/b.gif"), "keep") == ".png"
-    assert imageio.output_extension(Path("a/b.tif"), "jpg") == ".jpg"
+    from colorcli.formats import output_extension
+
+    assert output_extension(Path("a/b.JPG"), "keep") == ".JPG"
+    assert output_extension(Path("a/b.gif"), "keep") == ".png"
+    assert output_extension(Path("a/b.tif"), "jpg") == ".jpg"
 
 
 def test_written_files_get_ordinary_permissions(tmp_path):

@@ -52,6 +52,15 @@ def test_commands_load_the_training_package_only_when_they_run():
     assert loaded_after_importing(commands, ("torch", "colorcli.training")) == []
 
 
+def test_the_colorize_parent_process_loads_no_image_codec():
+    """colorize's parent walks the tree and runs the model; decoding is the workers' (imported in the
+    fork server): OpenCV and Pillow in the parent would only delay the start of every worker."""
+    parent = ["colorcli.cli", "colorcli.commands.colorize", "colorcli.commands._progress", "colorcli.pipeline",
+              "colorcli.runtime", "colorcli.formats", "colorcli.atomic"]
+    assert loaded_after_importing(parent, ("cv2", "PIL", "tifffile")) == []
+    assert loaded_after_importing(["colorcli.imageio"], ("cv2", "PIL")) == ["PIL", "cv2"]
+
+
 def test_importing_the_training_package_itself_stays_light():
     """`colorcli.training` holds no code: only its modules load torch."""
     assert loaded_after_importing(["colorcli.training"], ("torch",)) == []

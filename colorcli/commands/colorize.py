@@ -70,7 +70,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     from colorcli import pipeline
     from colorcli.atomic import write_json
     from colorcli.errors import UsageError
-    from colorcli.imageio import INPUT_EXTENSIONS
+    from colorcli.formats import INPUT_EXTENSIONS
     from colorcli.runtime import Colorizer
 
     from colorcli.commands._progress import Progress
