@@ -86,6 +86,22 @@ def test_model_input_is_L_at_model_size():
     assert abs(small.mean() - expected.mean()) < 0.5 and 0 <= small.min() and small.max() <= 100
 
 
+def test_model_input_of_a_large_scan_is_the_area_average():
+    """A large scan is area-averaged down its columns, then along its rows: the one-step area average
+    to within a grey level of rounding; a small picture takes one step as before."""
+    photo = read_image(SHARED_DATA / "photos" / "val" / "bsds500" / "101085.jpg").pixels
+    L_photo = color.full_lightness(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
+    big = cv2.resize(L_photo, (L_photo.shape[1] * 7 + 3, L_photo.shape[0] * 7 + 1), interpolation=cv2.INTER_CUBIC)
+    for size in (192, 256):
+        one_step = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / color.L8_PER_L
+        two_step = color.model_input(big, size)
+        difference = np.abs(two_step - one_step)
+        levels = difference * color.L8_PER_L
+        assert levels.mean() < 0.1 and levels.max() <= 1.0001, (size, levels.mean(), levels.max())
+    small = color.model_input(L_photo, 256)
+    assert np.array_equal(small, cv2.resize(L_photo, (256, 256), interpolation=cv2.INTER_AREA) / np.float32(color.L8_PER_L))
+
+
 @pytest.mark.parametrize("channels", [3, 4])
 def test_8bit_merge_by_table_gives_opencvs_own_lab2rgb_bytes(channels):
     """The 8-bit merge looks colours up in a table made by OpenCV's Lab2RGB: it must give the very bytes
