@@ -52,7 +52,7 @@ _PATH = click.Path(path_type=Path, file_okay=False)
                    "generator loss: colour where it costs the pixel loss least (with log-mse, MU is in dB per point).")
 @click.option("--ciede-weight", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="W",
               help="Add W times the outputs' mean CIEDE2000 to the true colours (as eval measures it, on the "
-                   "8-bit sRGB shown) to the generator loss: it charges a confident wrong hue more than a grey "
+                   "sRGB output clipped to the gamut) to the generator loss: it charges a confident wrong hue more than a grey "
                    "one (with log-mse, W is in dB per CIEDE2000 unit).")
 @click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Weight each pixel's L1 by how rare its true colour is (0: plain L1; Zhang et al. used 0.5): "

@@ -126,8 +126,9 @@ def delta_e_ciede2000(lab1: torch.Tensor, lab2: torch.Tensor, eps: float = 1e-6)
 
 
 def ciede2000(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -> torch.Tensor:
-    """Mean CIEDE2000 between the output as saved (8-bit sRGB, clipped to the gamut, read back as Lab)
-    and the true colours: the figure eval reports, so a weight on it trains for what users are shown."""
+    """Mean CIEDE2000 between the output as saved (sRGB clipped to the gamut, read back as Lab; only the
+    8-bit rounding is left out) and the true colours: the figure eval reports, so a weight on it trains
+    for what users are shown."""
     shown_L, shown_ab = rgb8_to_lab_norm(lab_norm_to_srgb(L, fake_ab))
     shown = torch.cat([(shown_L + L_OFFSET) * L_SCALE, shown_ab * AB_SCALE], 1).movedim(1, -1)
     true = torch.cat([(L.float() + L_OFFSET) * L_SCALE, real_ab.float() * AB_SCALE], 1).movedim(1, -1)
