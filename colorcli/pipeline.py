@@ -31,6 +31,7 @@ import numpy as np
 from colorcli.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
 from colorcli.formats import INPUT_EXTENSIONS, output_extension
+from colorcli import processes
 from colorcli.scheduler import shard_from_environment
 
 _STOP_GRACE_SECONDS = 3.0
@@ -350,30 +351,12 @@ def _strip_path(message: str, src: Path) -> str:
 _PER_WORKER = 2  # jobs queued to one worker: one in hand, one ready
 
 
-_WORKER_MODULES = ["colorcli.pipeline", "colorcli.color", "colorcli.imageio", "colorcli.tone"]
-
-
-def _worker_context():
-    """How worker processes start: forked from a fork server where there is one (Linux), else spawned.
-
-    A spawned worker is a new interpreter that imports NumPy, OpenCV and Pillow again (about 0.2 s of
-    CPU each); the fork server imports them once and forks every worker from itself. Workers are never
-    forked from this process itself: by then it may hold ONNX Runtime's or OpenCV's thread pools, and a
-    child forked from a process with running native threads can wait for ever on a lock one of them held.
-    """
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(_WORKER_MODULES)
-    return context
-
-
 class _Pool:
     """Worker processes, each with its own task and reply queue, so the parent always knows which
     jobs a worker holds (and which file a crashed worker was on)."""
 
     def __init__(self, count: int, options: Options):
-        self.context = _worker_context()
+        self.context = processes.worker_context()
         self.options = options
         self.threads = max(1, (os.cpu_count() or 1) // count)
         self.workers: dict[int, tuple] = {}  # id -> (process, tasks, replies)

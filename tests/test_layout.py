@@ -59,6 +59,8 @@ def test_the_colorize_parent_process_loads_no_image_codec():
               "colorcli.runtime", "colorcli.formats", "colorcli.atomic"]
     assert loaded_after_importing(parent, ("cv2", "PIL", "tifffile")) == []
     assert loaded_after_importing(["colorcli.imageio"], ("cv2", "PIL")) == ["PIL", "cv2"]
+    # the fork server is started before the command's own imports: what starts it must import nothing heavy
+    assert loaded_after_importing(["colorcli.processes"], ("numpy", "cv2", "onnxruntime", "rich")) == []
 
 
 def test_importing_the_training_package_itself_stays_light():

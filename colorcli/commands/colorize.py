@@ -67,6 +67,9 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
       colorcli colorize ./gray --out ./color --ref ./originals  # score against originals
       colorcli colorize ./scans --out ./color --sheet look.png  # before | after sheet
     """
+    from colorcli import processes
+
+    processes.start_server()
     from colorcli import pipeline
     from colorcli.atomic import write_json
     from colorcli.errors import UsageError
