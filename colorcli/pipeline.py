@@ -28,10 +28,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from colorcli import processes
 from colorcli.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
 from colorcli.formats import INPUT_EXTENSIONS, output_extension
-from colorcli import processes
 from colorcli.scheduler import shard_from_environment
 
 _STOP_GRACE_SECONDS = 3.0

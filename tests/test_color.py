@@ -94,8 +94,8 @@ def test_model_input_of_a_large_scan_is_the_area_average():
     big = cv2.resize(L_photo, (L_photo.shape[1] * 7 + 3, L_photo.shape[0] * 7 + 1), interpolation=cv2.INTER_CUBIC)
     for size in (192, 256):
         one_step = cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / color.L8_PER_L
-        two_step = color.model_input(big, size)
-        difference = np.abs(two_step - one_step)
+        separable = color.model_input(big, size)
+        difference = np.abs(separable - one_step)
         levels = difference * color.L8_PER_L
         assert levels.mean() < 0.1 and levels.max() <= 1.0001, (size, levels.mean(), levels.max())
     small = color.model_input(L_photo, 256)
