@@ -15,7 +15,8 @@ Each other-source set has two fixed halves. Choices (epoch, chroma gain, inferen
 averaging) are made on the `select` half (Urban100's odd numbers, img_001, img_003, ...; ImageNet
 classes whose index is a multiple of 10), fixed in writing, and only then is the `report` half (the
 rest) scored. The number that decides is the mean over the two other-source sets (each set weighs the
-same), beside gray's.
+same), beside gray's. Beside the means, each set's win rate: the share of its photos on which the
+model's CIEDE2000 is below gray's (and its PSNR above), a user's "right more often than wrong".
 
     python benchmarks/photo_protocol.py MODEL [--data ../shared/data] [--half report|select|all] [--size N]
     python benchmarks/photo_protocol.py MODEL --half select --gains 0.8 0.9 1 1.1 1.2
@@ -101,7 +102,14 @@ def run_eval(model: str, files: list[Path], size: int | None, temp: Path, name: 
     return json.loads(report.read_text())
 
 
-def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float]) -> dict[str, dict]:
+def win_rates(model: list[dict], gray: list[dict]) -> dict[str, float]:
+    """The share of photos on which the model beats gray: lower CIEDE2000, higher PSNR (the user's
+    "right more often than wrong"; the ship rule stays on the means)."""
+    return {"ciede2000": float(np.mean([m["ciede2000"] < g["ciede2000"] for m, g in zip(model, gray)])),
+            "psnr": float(np.mean([m["psnr"] > g["psnr"] for m, g in zip(model, gray)]))}
+
+
+def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float]) -> tuple[dict, dict]:
     from colorcli import color, contract, metrics
     from colorcli.imageio import read_image
     from colorcli.runtime import Colorizer
@@ -116,7 +124,13 @@ def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[floa
         for gain in gains:
             scaled = np.clip(ab * gain, -contract.AB_SCALE, contract.AB_SCALE)
             scores[f"gain {gain:g}"].append(metrics.score(color.merge_from_model(ref, L_full, scaled), ref))
-    return {name: metrics.summarize(records) for name, records in scores.items()}
+    wins = {name: win_rates(records, scores["gray"]) for name, records in scores.items() if name != "gray"}
+    return {name: metrics.summarize(records) for name, records in scores.items()}, wins
+
+
+def wins_line(wins: dict[str, dict]) -> str:
+    cells = "; ".join(f"{name} {w['ciede2000']:.0%} by CIEDE2000, {w['psnr']:.0%} by PSNR" for name, w in wins.items())
+    return f"  {'photos beating gray':24s} {cells}"
 
 
 def row(label: str, summary: dict) -> str:
@@ -150,11 +164,13 @@ def main() -> None:
                 continue
             kept = [p for p in files if not is_grey_reference(p)]
             if args.gains:
-                rows = gain_sweep(args.model, kept, args.size, args.gains)
+                rows, wins = gain_sweep(args.model, kept, args.size, args.gains)
             else:
                 summary = run_eval(args.model, kept, args.size, Path(temp), name)
                 rows = {"model": summary["summary"], "gray": summary["baseline"]}
-            results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept), "rows": rows}
+                scored = [r for r in summary["images"] if r["status"] == "ok"]
+                wins = {"model": win_rates([r["metrics"] for r in scored], [r["baseline"] for r in scored])}
+            results[name] = {"n": len(kept), "grey_left_out": len(files) - len(kept), "rows": rows, "wins": wins}
     seconds = time.perf_counter() - start
     label = "select half" if halves == ["select"] else "report half" if halves == ["report"] else "both halves"
     print(f"photo protocol, {label} of the other-source sets, {args.model}"
@@ -167,6 +183,7 @@ def main() -> None:
               f"colourfulness of the originals {first['colorfulness_ref']['mean']:.1f}")
         for row_name, summary in result["rows"].items():
             print(row(row_name, summary))
+        print(wins_line(result["wins"]))
     decides = {row_name: {m: {"mean": float(np.mean([results[s]["rows"][row_name][m]["mean"] for s in OTHER_SOURCE])),
                               "median": float(np.mean([results[s]["rows"][row_name][m]["median"] for s in OTHER_SOURCE]))}
                           for m in METRICS}
@@ -174,9 +191,13 @@ def main() -> None:
     print("mean of the two other-source sets (this decides):")
     for row_name, summary in decides.items():
         print(row(row_name, summary))
+    mean_wins = {row_name: {m: float(np.mean([results[s]["wins"][row_name][m] for s in OTHER_SOURCE]))
+                            for m in ("ciede2000", "psnr")} for row_name in results[OTHER_SOURCE[0]]["wins"]}
+    print(wins_line(mean_wins))
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "half": args.half, "size": args.size,
-                                         "sets": results, "other_source_mean": decides}, indent=1))
+                                         "sets": results, "other_source_mean": decides,
+                                         "other_source_mean_wins": mean_wins}, indent=1))
 
 
 if __name__ == "__main__":

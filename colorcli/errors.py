@@ -47,3 +47,13 @@ class CheckpointError(ColorcliError):
 
 class MissingDependencyError(ColorcliError):
     """An optional dependency (an extra) is not installed; the message names the install command."""
+
+
+class Stopped(ColorcliError):
+    """A run stopped by a signal (Ctrl-C, or SIGTERM from a scheduler); the exit code is 128 + the signal."""
+
+    def __init__(self, signum: int, message: str):
+        import signal
+
+        super().__init__(f"{signal.Signals(signum).name}: {message}")
+        self.exit_code = 128 + int(signum)

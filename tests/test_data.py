@@ -195,13 +195,29 @@ def test_batcher_crops_flips_and_is_reproducible():
     assert a.shape == (5, 32, 32, 3) and a.dtype == torch.uint8
     assert torch.equal(a, b)  # the GPU-style gather and the per-image crop agree
     i = 0
-    src, top, left = bank[plan["order"][i]], plan["top"][plan["order"][i]], plan["left"][plan["order"][i]]
+    src, top, left = bank[plan["index"][i]], plan["top"][i], plan["left"][i]
     crop = src[top : top + 32, left : left + 32]
-    expected = crop[:, ::-1] if plan["flip"][plan["order"][i]] else crop
+    expected = crop[:, ::-1] if plan["flip"][i] else crop
     np.testing.assert_array_equal(a[i].numpy(), expected)
+    assert sorted(plan["index"]) == list(range(5))  # one epoch of one source: every image once
     again = uniform.plan(torch.Generator().manual_seed(3))
     assert all(np.array_equal(plan[k], again[k]) for k in plan)
     centred = data.Batcher(bank, 32, torch.device("cpu"), augment=False)
     centre_plan = centred.plan(torch.Generator().manual_seed(0))
     plain = centred.batch(centre_plan, 0, 5)
-    np.testing.assert_array_equal(plain.numpy(), bank[centre_plan["order"], 2:34, 2:34])
+    np.testing.assert_array_equal(plain.numpy(), bank[centre_plan["index"], 2:34, 2:34])
+
+
+def test_batcher_draws_each_source_its_share_and_covers_it_before_repeating():
+    bank = list(smooth_colour_images(13, size=34))
+    groups = [("big", 10, 0.25), ("small", 3, 0.75)]
+    batcher = data.Batcher(bank, 32, torch.device("cpu"), groups=groups, epoch_size=40)
+    plan = batcher.plan(torch.Generator().manual_seed(1))
+    index = plan["index"]
+    assert len(index) == 40
+    assert (index < 10).sum() == 10 and (index >= 10).sum() == 30  # 25% and 75% of the epoch, exactly
+    assert sorted(index[index < 10]) == list(range(10))  # the big source: each of its photos once
+    assert all((index == i).sum() == 10 for i in (10, 11, 12))  # the small one: each ten times
+    assert len(batcher.batch(plan, 36, 8)) == 4  # the last batch is the rest
+    with pytest.raises(ValueError, match="groups"):
+        data.Batcher(bank, 32, torch.device("cpu"), groups=[("a", 5, 1.0)])

@@ -70,3 +70,14 @@ def test_the_protocol_scores_the_report_half_through_eval(tmp_path):
     assert mean == np.mean([sets[s]["rows"]["model"]["psnr"]["mean"] for s in ("urban100", "imagenet-fifth")])
     assert "mean of the two other-source sets (this decides)" in done.stdout
     assert "same source as training" in done.stdout
+    for name in sets:  # one photo per other-source set here: a win rate of 0 or 1
+        assert set(sets[name]["wins"]) == {"model"} and sets[name]["wins"]["model"]["ciede2000"] in (0.0, 1.0)
+    wins = result["other_source_mean_wins"]["model"]["ciede2000"]
+    assert wins == np.mean([sets[s]["wins"]["model"]["ciede2000"] for s in ("urban100", "imagenet-fifth")])
+    assert done.stdout.count("photos beating gray") == 4  # each set, and the decisive mean
+
+
+def test_the_win_rate_counts_photos_strictly_better_than_gray():
+    model = [{"ciede2000": 5.0, "psnr": 24.0}, {"ciede2000": 10.0, "psnr": 20.0}, {"ciede2000": 7.0, "psnr": 22.0}]
+    gray = [{"ciede2000": 6.0, "psnr": 23.0}, {"ciede2000": 9.0, "psnr": 21.0}, {"ciede2000": 7.0, "psnr": 22.0}]
+    assert photo_protocol.win_rates(model, gray) == {"ciede2000": 1 / 3, "psnr": 1 / 3}  # a tie is no win

@@ -187,6 +187,118 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch, ema):
     assert [r["epoch"] for r in records] == [1, 2]
 
 
+def _photo_options(tmp_path, out, **extra) -> TrainOptions:
+    """Two sources of photos, weighted, with more samples per epoch than photos, decoded once into a copy."""
+    from test_sources import _photos
+
+    if not (tmp_path / "photos").is_dir():
+        _photos(tmp_path / "photos" / "a", 6, seed=1)
+        _photos(tmp_path / "photos" / "b", 3, seed=2)
+        _photos(tmp_path / "val", 2, seed=3)
+    return TrainOptions(dataset=[str(tmp_path / "photos" / "a") + ":0.5", str(tmp_path / "photos" / "b") + ":0.5"],
+                        out=str(out), size=32, ngf=8, ndf=8, batch_size=3, epochs=2, epoch_size=15, device="cpu",
+                        seed=3, val_dir=[str(tmp_path / "val")], prepared_dir=str(tmp_path / "prepared"),
+                        degrade=True, **extra)
+
+
+def _same_run(a, b) -> None:
+    whole, split = (checkpoint.load_checkpoint(run, tag="last") for run in (a, b))
+    assert whole.epoch == split.epoch == 2 and whole.pointer["step"] == split.pointer["step"] == 0
+    for part in ("generator", "discriminator"):
+        x, y = whole.weights(part), split.weights(part)
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    sa, sb = whole.state(), split.state()
+    assert torch.equal(sa["rng_torch"], sb["rng_torch"]) and torch.equal(sa["rng_degrade"], sb["rng_degrade"])
+    ra, rb = ([json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] for run in (a, b))
+    assert [r["epoch"] for r in rb] == [1, 2]
+    for x, y in zip(ra, rb):
+        assert x["loss_l1"] == pytest.approx(y["loss_l1"], rel=1e-9) and x["val_ciede2000"] == y["val_ciede2000"]
+
+
+def _stop_at_call(monkeypatch, n: int, action) -> None:
+    calls = {"n": 0}
+    step = Trainer.train_step
+
+    def counted(self, rgb):
+        out = step(self, rgb)
+        calls["n"] += 1
+        if calls["n"] == n:
+            action()
+        return out
+
+    monkeypatch.setattr(Trainer, "train_step", counted)
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_run_stopped_by_sigterm_inside_an_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch, ema):
+    import os
+    import signal
+
+    from colorcli.errors import Stopped
+
+    train(_photo_options(tmp_path, tmp_path / "whole", ema=ema, checkpoint_every=0))
+    _stop_at_call(monkeypatch, 7, lambda: os.kill(os.getpid(), signal.SIGTERM))  # 5 steps an epoch: inside the 2nd
+    with pytest.raises(Stopped, match="step 2 of 5 in epoch 2.*--resume") as stopped:
+        train(_photo_options(tmp_path, tmp_path / "split", ema=ema, checkpoint_every=0))
+    assert stopped.value.exit_code == 143
+    pointer = json.loads((tmp_path / "split" / "last.json").read_text())
+    assert pointer["epoch"] == 1 and pointer["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the run
+    monkeypatch.undo()
+    train(TrainOptions(dataset=None, out=str(tmp_path / "split"), epochs=2, resume=True), given={"epochs"})
+    _same_run(tmp_path / "whole", tmp_path / "split")
+
+
+def test_a_crashed_run_resumes_from_its_last_timed_checkpoint_to_the_same_weights(tmp_path, monkeypatch):
+    train(_photo_options(tmp_path, tmp_path / "whole", checkpoint_every=0))
+
+    def crash():
+        raise RuntimeError("power cut")
+
+    _stop_at_call(monkeypatch, 4, crash)  # every step is past a checkpoint interval of 1e-9 minutes
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(_photo_options(tmp_path, tmp_path / "split", checkpoint_every=1e-9))
+    pointer = json.loads((tmp_path / "split" / "last.json").read_text())
+    assert pointer["epoch"] == 0 and pointer["step"] == 3  # the step that crashed was never saved
+    assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == [
+        f"last-e0000-s0000003.{part}" for part in ("discriminator.safetensors", "generator.safetensors", "state.pt")]
+    monkeypatch.undo()
+    train(TrainOptions(dataset=None, out=str(tmp_path / "split"), resume=True))
+    _same_run(tmp_path / "whole", tmp_path / "split")
+    config = json.loads((tmp_path / "split" / "best.json").read_text())["config"]
+    assert config["data"]["sources"]["a"]["share"] == 0.5 and config["training"]["epoch_size"] == 15
+
+
+def test_cli_sigterm_saves_and_says_how_to_resume(tmp_path):
+    """The real command in its own process: SIGTERM mid-epoch gives exit 143, one line, and a checkpoint."""
+    import signal
+    import subprocess
+
+    from test_sources import _photos
+
+    _photos(tmp_path / "photos", 6)
+    _photos(tmp_path / "val", 2, seed=3)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "colorcli", "train", "--dataset", str(tmp_path / "photos"), "--val-dir",
+               str(tmp_path / "val"), "--out", str(out), "--size", "32", "--ngf", "4", "--ndf", "4", "--batch-size", "2",
+               "--epoch-size", "100000", "--epochs", "1", "--threads", "1", "--log-every", "1",
+               "--prepared-dir", str(tmp_path / "prepared")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    while not any(line.startswith("epoch 1/1 step") for line in lines):
+        line = process.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    assert "img/s" in lines[-1] and "ETA epoch" in lines[-1]
+    process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read()
+    assert process.wait(timeout=60) == 143, rest
+    said = rest.strip().splitlines()[-1]
+    assert said.startswith("colorcli: error: SIGTERM: stopped at step ") and said.endswith(f"--out {out} --resume")
+    assert "Traceback" not in rest
+    assert json.loads((out / "last.json").read_text())["step"] > 0
+
+
 def test_cli_one_epoch_tiny_run(tmp_path, monkeypatch):
     _cifar_md5(monkeypatch, tmp_path)
     out = tmp_path / "run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -11,9 +12,16 @@ _PATH = click.Path(path_type=Path, file_okay=False)
 
 
 @click.command()
-@click.option("--dataset", metavar="cifar10|DIR",
-              help="cifar10 (python batches under --data-dir) or a folder of colour photos, searched recursively "
-                   "(required unless --resume).")
+@click.option("--dataset", metavar="cifar10|DIR[:WEIGHT]", multiple=True,
+              help="cifar10 (python batches under --data-dir), or a folder of colour photos, searched recursively "
+                   "(required unless --resume). Repeat for several folders, each with an optional share of the "
+                   "steps (DIR:0.3; all or none weighted). Each top-level subfolder is a source of its own.")
+@click.option("--balance", type=click.Choice(["sqrt", "images", "equal"]), default="sqrt", show_default=True,
+              help="How sources share the steps (within a weighted folder, or all of them): in proportion to "
+                   "the square root of their photo counts, so no single collection decides the model by its "
+                   "size; to their counts (every photo equally often); or equally.")
+@click.option("--epoch-size", type=click.IntRange(min=1), metavar="N",
+              help="Samples per epoch, drawn by the sources' shares  [default: the number of training photos]")
 @click.option("--data-dir", type=_PATH, help="Folder holding cifar-10-batches-py (for --dataset cifar10).")
 @click.option("--download", is_flag=True, help="Fetch the official CIFAR-10 archive (md5-checked) into --data-dir.")
 @click.option("--val-dir", type=click.Path(path_type=Path, exists=True), multiple=True,
@@ -89,6 +97,13 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="torch CPU threads (default: one per core; on a busy machine fewer can be faster).")
 @click.option("--sample-every", type=click.IntRange(min=1), default=5, show_default=True,
               help="Write a sample grid every N epochs.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="MINUTES",
+              help="Save a checkpoint inside an epoch this often (0: at epoch ends only); --resume goes on from it.")
+@click.option("--prepared-dir", metavar="DIR|off", default="auto", show_default=True,
+              help="Where training photos are decoded once, resized for --size, and kept for later runs "
+                   "(auto: the colorcli cache folder's prepared/; off: decode into memory each run).")
+@click.option("--log-every", type=click.FloatRange(min=1), default=60.0, show_default=True, metavar="SECONDS",
+              help="When the output is not a terminal, write a progress line (step, images/s, ETA) this often.")
 @click.option("--resume", is_flag=True, help="Continue RUN_DIR exactly where its last checkpoint stopped.")
 @click.pass_context
 def train(ctx, **kwargs):
@@ -96,7 +111,9 @@ def train(ctx, **kwargs):
 
     Every epoch: validation PSNR, SSIM, CIEDE2000 and colourfulness beside the gray
     baseline go to RUN_DIR/metrics.jsonl; last.json and best.json (lowest CIEDE2000)
-    are saved atomically; curves.png and samples/ show progress.
+    are saved atomically; curves.png and samples/ show progress. last.json is also
+    saved every --checkpoint-every minutes and on Ctrl-C or SIGTERM, so a stopped run
+    loses at most that much work.
 
     \b
     Examples:
@@ -104,6 +121,8 @@ def train(ctx, **kwargs):
       colorcli train --dataset ./photos/train --val-dir ./photos/val --size 256 --out runs/p256
       colorcli train --dataset ./photos/train --val-dir ./photos/val --val-dir ./photos/train/urban100 \
           --generator effnet-lite0 --size 128 --pretrain-epochs 10 --degrade --out runs/eff
+      colorcli train --dataset ./extra:0.7 --dataset ./photos/train:0.3 --epoch-size 20000 \
+          --val-dir ./photos/val --generator effnet-lite2 --size 128 --out runs/mix
       colorcli train --out runs/c10 --resume --epochs 80
       colorcli export runs/c10 --out c10.onnx
     """
@@ -117,18 +136,44 @@ def train(ctx, **kwargs):
     from colorcli.training.loop import TrainOptions, train as run_training
 
     # absolute paths, so that --resume works from any folder
+    log_every = kwargs.pop("log_every")
     kwargs = {k: (str(v.resolve()) if isinstance(v, Path) and k != "out" else str(v) if isinstance(v, Path) else v)
               for k, v in kwargs.items()}
     kwargs["val_dir"] = [str(Path(d).resolve()) for d in kwargs["val_dir"]]
     kwargs["exclude_list"] = [str(Path(d).resolve()) for d in kwargs["exclude_list"]]
-    if kwargs["dataset"] and kwargs["dataset"] != "cifar10":
-        kwargs["dataset"] = str(Path(kwargs["dataset"]).resolve())
+    kwargs["dataset"] = [_absolute(spec) for spec in kwargs["dataset"]] or None
+    kwargs["prepared_dir"] = _prepared_dir(kwargs["prepared_dir"])
     options = TrainOptions(**kwargs, command="colorcli " + " ".join(sys.argv[1:]))
     given = {name for name in kwargs if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
-    with Display() as display:
+    with Display(log_every) as display:
         record = run_training(options, display.report, given)
     click.echo(f"done: epoch {record.get('epoch')}, val CIEDE2000 {record.get('val_ciede2000', float('nan')):.2f} "
                f"(gray {record.get('gray_ciede2000', float('nan')):.2f}); run in {options.out}")
+
+
+def _absolute(spec: str) -> str:
+    """A --dataset spec with its folder made absolute, so that --resume works from any folder."""
+    from colorcli.training.sources import DatasetSpec, format_dataset, parse_dataset
+
+    if spec == "cifar10":
+        return spec
+    parsed = parse_dataset(spec)
+    return format_dataset(DatasetSpec(str(Path(parsed.path).resolve()), parsed.weight))
+
+
+def _prepared_dir(value: str) -> str | None:
+    if value == "off":
+        return None
+    if value == "auto":
+        from colorcli.cache import home_dir
+
+        return str(home_dir() / "prepared")
+    return str(Path(value).resolve())
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _epoch_line(r: dict, epochs: int) -> str:
@@ -145,10 +190,18 @@ def _epoch_line(r: dict, epochs: int) -> str:
     return line
 
 
+def _eta(step: dict) -> str:
+    """Time left in this epoch and in the run, at this epoch's pace (validation not counted)."""
+    per_step = step["seconds"] / max(step["step"], 1)
+    epoch_left = (step["steps"] - step["step"]) * per_step
+    run_left = epoch_left + (step["epochs"] - step["epoch"]) * step["steps"] * per_step
+    return f"ETA epoch {_duration(epoch_left)}, run {_duration(run_left)}"
+
+
 class Display:
     """Draws train() events: a rich progress bar with live losses on a terminal, plain lines otherwise."""
 
-    def __init__(self):
+    def __init__(self, log_every: float = 60.0):
         from rich.console import Console
 
         self.console = Console(stderr=True, soft_wrap=True)  # log lines stay whole in files
@@ -157,6 +210,8 @@ class Display:
         self.task = None
         self.epochs = 0
         self.pixel_loss = "L1"
+        self.log_every = log_every
+        self.logged = time.monotonic()
 
     def __enter__(self):
         if self.live:
@@ -186,15 +241,22 @@ class Display:
                 self.console.print(f"skipped training photos: {skipped}", highlight=False)
             self.console.print(f"gray baseline (validation): PSNR {g['psnr']:.2f} SSIM {g['ssim']:.3f} "
                                f"CIEDE2000 {g['ciede2000']:.2f} colourfulness {g['colorfulness']:.1f}", highlight=False)
-        elif kind == "step" and self.progress is not None:
+        elif kind == "step":
             losses = data["losses"]
             text = (f"G {losses['loss_g']:.3f} {self.pixel_loss} {losses['loss_l1']:.4f} D {losses['loss_d']:.3f} "
-                    f"acc {losses['d_accuracy']:.2f} {data['images_per_s']:.0f} img/s")
+                    f"acc {losses['d_accuracy']:.2f} {data['images_per_s']:.1f} img/s")
             description = f"epoch {data['epoch']}/{self.epochs}"
-            if self.task is None:
-                self.task = self.progress.add_task(description, total=data["steps"], losses=text)
-            self.progress.update(self.task, description=description, total=data["steps"],
-                                 completed=data["step"], losses=text)
+            if self.progress is not None:
+                if self.task is None:
+                    self.task = self.progress.add_task(description, total=data["steps"], losses=text)
+                self.progress.update(self.task, description=description, total=data["steps"],
+                                     completed=data["step"], losses=text)
+            elif time.monotonic() - self.logged >= self.log_every or data["step"] == data["steps"]:
+                self.logged = time.monotonic()
+                self.console.print(f"{description} step {data['step']}/{data['steps']}  {text}  "
+                                   f"{_eta(data)}", highlight=False)
+        elif kind == "checkpoint" and self.progress is None:
+            self.console.print(f"checkpoint saved: epoch {data['epoch']}, step {data['step']}", highlight=False)
         elif kind == "epoch":
             self.console.print(_epoch_line(data, self.epochs), highlight=False)
         elif kind == "note":

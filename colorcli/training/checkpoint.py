@@ -3,7 +3,7 @@
 On-disk format (``format`` = ``colorcli.checkpoint/1``) inside a run directory::
 
     RUN_DIR/
-      last.json                 pointer + config of the newest epoch
+      last.json                 pointer + config of the newest epoch, or of a step inside the next one
       best.json                 pointer + config of the best epoch so far (by config["best"]["metric"])
       checkpoints/
         last-e0007.generator.safetensors      generator weights (safetensors; the config JSON is
@@ -11,9 +11,11 @@ On-disk format (``format`` = ``colorcli.checkpoint/1``) inside a run directory::
         last-e0007.discriminator.safetensors  discriminator weights (optional)
         last-e0007.state.pt                   optimizers, schedulers, grad scaler, RNG states:
                                               plain tensors/dicts, read with torch.load(weights_only=True)
+        last-e0007-s0000350.state.pt ...      a checkpoint 350 steps into epoch 8 (its state also holds
+                                              "position": where in that epoch's plan to go on)
         best-e0005.generator.safetensors ...
 
-``TAG.json`` holds ``{"format", "tag", "epoch", "files": {"generator", "discriminator", "state"},
+``TAG.json`` holds ``{"format", "tag", "epoch", "step", "files": {"generator", "discriminator", "state"},
 "sha256": {...}, "config": {...}}``; file paths are relative to the run directory. A save writes
 every data file to a temporary name and renames it, then replaces ``TAG.json`` the same way, then
 removes the files of that tag the new JSON no longer names. The JSON rename is the commit: a
@@ -68,10 +70,12 @@ def _save_weights(path: Path, module, config: dict) -> None:
     _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def save_checkpoint(run_dir, tag: str, generator, config: dict, discriminator=None, optim_state=None) -> Path:
+def save_checkpoint(run_dir, tag: str, generator, config: dict, discriminator=None, optim_state=None,
+                    step: int = 0) -> Path:
     """Save generator (+ discriminator, + optimizer/scheduler/RNG state dict) under ``tag``.
 
-    ``config["epoch"]`` names the files. Returns the path of ``TAG.json``.
+    ``config["epoch"]`` (completed epochs) and ``step`` (steps done in the next one, for a checkpoint
+    inside an epoch) name the files. Returns the path of ``TAG.json``.
     """
     import torch
 
@@ -79,7 +83,7 @@ def save_checkpoint(run_dir, tag: str, generator, config: dict, discriminator=No
         raise CheckpointError(f"unknown checkpoint tag {tag!r} (use one of {', '.join(TAGS)})")
     run_dir = Path(run_dir)
     epoch = int(config.get("epoch", 0))
-    stem = f"{tag}-e{epoch:04d}"
+    stem = f"{tag}-e{epoch:04d}" + (f"-s{step:07d}" if step else "")
     files = {"generator": f"{SUBDIR}/{stem}.generator.safetensors"}
     _save_weights(run_dir / files["generator"], generator, config)
     if discriminator is not None:
@@ -92,6 +96,7 @@ def save_checkpoint(run_dir, tag: str, generator, config: dict, discriminator=No
         "format": FORMAT,
         "tag": tag,
         "epoch": epoch,
+        "step": step,
         "files": files,
         "sha256": {name: _sha256(run_dir / rel) for name, rel in files.items()},
         "config": config,

@@ -1,8 +1,10 @@
-"""Training data: CIFAR-10 python batches or a folder of colour photos, held in memory as uint8 RGB.
+"""Training data: CIFAR-10 python batches or folders of colour photos, as uint8 RGB.
 
 Photos are decoded once (short side resized to ``load_size`` = the load scale, 1.12 by default, x the
-training size) and augmented every batch by a random ``size`` x ``size`` crop and a random horizontal
-flip, as pix2pix does (286 -> 256). Validation images are resized (short side = size) and centre-cropped.
+training size), kept in memory or in a prepared copy on disk (colorcli.training.prepared), and augmented
+every batch by a random ``size`` x ``size`` crop and a random horizontal flip, as pix2pix does
+(286 -> 256). Folders are grouped into sources that share the steps by weight
+(colorcli.training.sources). Validation images are resized (short side = size) and centre-cropped.
 The conversion to Lab runs in torch, on the training device, batch by batch.
 """
 
@@ -13,6 +15,7 @@ import os
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -24,6 +27,9 @@ from colorcli import color
 from colorcli.cache import file_hash
 from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
 from colorcli.errors import DataError, DownloadError
+from colorcli.training.prepared import load_or_prepare
+from colorcli.training.sources import DEFAULT_BALANCE, check_weights, format_dataset, parse_dataset, quotas, \
+    shares, source_name
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -54,6 +60,8 @@ class Split:
     val: np.ndarray  # uint8 [M, size, size, 3]: the validation set that picks the best checkpoint
     description: dict = field(default_factory=dict)
     extra_val: dict[str, np.ndarray] = field(default_factory=dict)  # further sets, reported beside it
+    # the bank's sources, back to back: (name, number of images, share of the steps); empty: one source
+    groups: list[tuple[str, int, float]] = field(default_factory=list)
 
 
 # --- CIFAR-10 -------------------------------------------------------------------------------------
@@ -180,8 +188,12 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
-def decode_photo(path: Path, short: int) -> np.ndarray | str:
-    """uint8 RGB with the short side resized to ``short``, or "gray" / "unreadable"."""
+MAX_ASPECT = 2.0  # a training photo's long side is cropped (centred) to this times its short side
+
+
+def decode_photo(path: Path, short: int, max_aspect: float | None = None) -> np.ndarray | str:
+    """uint8 RGB with the short side resized to ``short`` (and the long side cropped to ``max_aspect``
+    times it), or "gray" / "unreadable"."""
     try:
         with Image.open(path) as img:
             img.draft("RGB", (short, short))  # JPEG: decode at a reduced scale, much faster
@@ -195,7 +207,15 @@ def decode_photo(path: Path, short: int) -> np.ndarray | str:
         return "unreadable"
     if color.is_grayscale(rgb):  # grey, grey stored as RGB, or a toned (sepia) print: colorize's notion
         return "gray"
-    return resize_short_side(rgb, short)
+    rgb = resize_short_side(rgb, short)
+    if max_aspect:
+        h, w = rgb.shape[:2]
+        long = int(max_aspect * short)
+        if h > long:
+            rgb = rgb[(h - long) // 2 : (h - long) // 2 + long]
+        elif w > long:
+            rgb = rgb[:, (w - long) // 2 : (w - long) // 2 + long]
+    return rgb
 
 
 def held_out(relative: str, fraction: float) -> bool:
@@ -204,11 +224,11 @@ def held_out(relative: str, fraction: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
-def _decode_all(paths: list[Path], short: int, workers: int) -> tuple[list[np.ndarray], dict]:
+def _decode_all(paths: list[Path], decode, workers: int) -> tuple[list[np.ndarray], dict]:
     counts = {"used": 0, "gray": 0, "unreadable": 0}
     images = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # PIL and cv2 release the GIL
-        for result in pool.map(lambda p: decode_photo(p, short), paths):
+        for result in pool.map(decode, paths):
             if isinstance(result, str):
                 counts[result] += 1
             else:
@@ -223,60 +243,106 @@ def _set_names(folders: list[Path]) -> list[str]:
     return [f"{f.parent.name}/{n}" if names.count(n) > 1 else n for f, n in zip(folders, names)]
 
 
-def load_folder(root: Path, size: int, val_dirs: list[Path] = (), val_fraction: float = 0.05,
+def load_folder(datasets, size: int, val_dirs: list[Path] = (), val_fraction: float = 0.05,
                 limit: int | None = None, val_limit: int | None = None, workers: int = 2,
-                load_scale: float = LOAD_SCALE, exclude: list[Path] = ()) -> Split:
-    """Training photos from ROOT and one or more validation sets.
+                load_scale: float = LOAD_SCALE, exclude: list[Path] = (), balance: str = DEFAULT_BALANCE,
+                prepared_dir: Path | None = None, progress=None) -> Split:
+    """Training photos from one or more dataset folders, grouped into sources, and the validation sets.
 
-    With val_dirs, each folder (or image list) is a validation set (the first one picks the best
-    checkpoint) and any of them inside ROOT is held out of training: a second set from another source
-    than the training photos keeps the validation honest. Without, a fixed fraction of ROOT is held out
-    by path hash. Photos named by the ``exclude`` lists are never trained on (a protocol's test sets).
+    ``datasets``: a folder, or a list of ``DIR`` / ``DIR:WEIGHT`` specs (colorcli.training.sources says
+    how sources and their shares follow). With val_dirs, each folder (or image list) is a validation set
+    (the first one picks the best checkpoint) and any of them inside a dataset is held out of training:
+    a second set from another source than the training photos keeps the validation honest. Without, a
+    fixed fraction of each dataset is held out by path hash. Photos named by the ``exclude`` lists are
+    never trained on (a protocol's test sets). ``limit`` keeps the first N training photos in all.
+    With ``prepared_dir``, each source's photos are decoded once into a copy there and mapped back
+    (colorcli.training.prepared); without, they are decoded into memory. ``progress(text)`` hears
+    about long preparations.
     """
-    root = Path(root)
-    files = list_images(root)
+    specs = [parse_dataset(d) for d in ([datasets] if isinstance(datasets, (str, Path)) else datasets)]
+    check_weights(specs)
     excluded = {p for listing in exclude for p in read_image_list(listing)}
-    files = [p for p in files if p.resolve() not in excluded]
     val_dirs = [Path(d).resolve() for d in val_dirs]
-    if val_dirs:
-        val_lists = [list_images(d) for d in val_dirs]
-        validation = {p.resolve() for val_files in val_lists for p in val_files}
-        train_files = [p for p in files if p.resolve() not in validation
-                       and not any(p.resolve().is_relative_to(d) for d in val_dirs)]
-        names = _set_names(val_dirs)
-    else:
-        rel = [str(p.relative_to(root)) for p in files]
-        val_lists = [[p for p, r in zip(files, rel) if held_out(r, val_fraction)]]
-        train_files = [p for p, r in zip(files, rel) if not held_out(r, val_fraction)]
-        names = ["held-out"]
+    val_lists = [list_images(d) for d in val_dirs]
+    validation = {p.resolve() for val_files in val_lists for p in val_files}
+    names = _set_names(val_dirs) if val_dirs else ["held-out"]
+    held = []
+    train_files: list[tuple[str, int, Path]] = []  # (source, dataset index, path)
+    for index, spec in enumerate(specs):
+        root = Path(spec.path)
+        for path in list_images(root):
+            resolved = path.resolve()
+            if resolved in excluded:
+                continue
+            relative = path.relative_to(root) if root.is_dir() else Path(path.name)
+            if val_dirs:
+                if resolved in validation or any(resolved.is_relative_to(d) for d in val_dirs):
+                    continue
+            elif held_out(str(relative), val_fraction):
+                held.append(path)
+                continue
+            train_files.append((source_name(root, relative), index, path))
+    if not val_dirs:
+        val_lists = [held]
     if limit is not None:
         train_files = train_files[:limit]
-    train, train_counts = _decode_all(train_files, load_size_for(size, load_scale), workers)
+    load_size = load_size_for(size, load_scale)
+    decode = partial(decode_photo, short=load_size, max_aspect=MAX_ASPECT)
+    by_source: dict[str, list[Path]] = {}
+    folder_of: dict[str, int] = {}
+    for name, index, path in train_files:
+        by_source.setdefault(name, []).append(path)
+        folder_of[name] = index
+    banks, counts, prepared = {}, {}, {}
+    for name, files in by_source.items():
+        if prepared_dir is not None:
+            say = (lambda done, total, name=name: progress(f"preparing {name}: {done:,}/{total:,} photos at "
+                                                            f"{load_size} px")) if progress else None
+            banks[name], record = load_or_prepare(files, decode, f"{load_size}px", Path(prepared_dir), workers, say)
+            counts[name] = record["counts"]
+            prepared[name] = {k: record[k] for k in ("path", "reused", "images_per_s", "load_images_per_s")}
+        else:
+            banks[name], counts[name] = _decode_all(files, decode, workers)
+    usable = {name: len(images) for name, images in banks.items()}
+    share = shares(usable, folder_of, [s.weight for s in specs], balance)
+    empty = [spec.path for index, spec in enumerate(specs)
+             if spec.weight is not None and not any(usable[n] for n in usable if folder_of[n] == index)]
+    if empty:
+        raise DataError(f"{empty[0]}: no usable colour photos for its weight")
+    train = [image for name in banks for image in banks[name]]
     if not train:
-        raise DataError(f"{root}: no usable colour photos ({train_counts['gray']} greyscale, "
-                        f"{train_counts['unreadable']} unreadable skipped)")
+        skipped = {k: sum(c[k] for c in counts.values()) for k in ("gray", "unreadable")}
+        raise DataError(f"{', '.join(s.path for s in specs)}: no usable colour photos ({skipped['gray']} greyscale, "
+                        f"{skipped['unreadable']} unreadable skipped)")
+    groups = [(name, usable[name], share[name]) for name in banks if usable[name]]
     val_sets, skipped_val = {}, {}
-    for name, folder, val_files in zip(names, val_dirs or [root], val_lists):
-        images, counts = _decode_all(val_files[:val_limit] if val_limit else val_files, size, workers)
+    val_decode = partial(decode_photo, short=size)
+    for name, folder, val_files in zip(names, val_dirs or [Path(specs[0].path)], val_lists):
+        images, found = _decode_all(val_files[:val_limit] if val_limit else val_files, val_decode, workers)
         if not images:
             raise DataError(f"{folder}: no usable validation photos (use --val-dir or more photos)")
         val_sets[name] = np.stack([center_crop(img, size) for img in images])
-        skipped_val[name] = {k: v for k, v in counts.items() if k != "used"}
+        skipped_val[name] = {k: v for k, v in found.items() if k != "used"}
     first = names[0]
     description = {
-        "dataset": str(root),
+        "dataset": [format_dataset(s) for s in specs],
+        "balance": balance,
+        "sources": {name: {"images": usable[name], "share": round(share.get(name, 0.0), 6),
+                           "skipped": {k: v for k, v in counts[name].items() if k != "used"},
+                           **({"prepared": prepared[name]} if name in prepared else {})}
+                    for name in banks},
         "excluded": {"lists": [str(Path(x).resolve()) for x in exclude], "images": len(excluded)},
         "val": {name: str(folder) for name, folder in zip(names, val_dirs)} if val_dirs
         else f"held out by sha1 of path, fraction {val_fraction}",
         "train_images": len(train),
         "val_images": len(val_sets[first]),
         "val_sets": {name: len(images) for name, images in val_sets.items()},
-        "skipped_train": {k: v for k, v in train_counts.items() if k != "used"},
+        "skipped_train": {k: sum(c[k] for c in counts.values()) for k in ("gray", "unreadable")},
         "skipped_val": skipped_val,
-        "load_size": load_size_for(size, load_scale),
+        "load_size": load_size,
     }
     extra = {name: images for name, images in val_sets.items() if name != first}
-    return Split(train, val_sets[first], description, extra)
+    return Split(train, val_sets[first], description, extra, groups)
 
 
 def load_cifar_split(data_dir: Path, size: int, download: bool = False, limit: int | None = None,
@@ -355,10 +421,14 @@ class Batcher:
     """Random crop + flip batches from a bank of uint8 RGB images, deterministic given a generator.
 
     A uniform bank (one array) lives as a tensor on ``device`` and is cropped there with one gather;
-    a list bank (photos of different shapes) is cropped on the CPU.
+    a list bank (photos of different shapes) is cropped on the CPU. ``groups`` (name, count, share)
+    split the bank into sources, back to back; an epoch of ``epoch_size`` samples (default: the bank's
+    size) takes each source's share of them exactly, drawing its images without repeats until all
+    have been drawn.
     """
 
-    def __init__(self, bank: np.ndarray | list, size: int, device: torch.device, augment: bool = True):
+    def __init__(self, bank: np.ndarray | list, size: int, device: torch.device, augment: bool = True,
+                 groups: list[tuple[str, int, float]] = (), epoch_size: int | None = None):
         self.size = size
         self.device = device
         self.augment = augment
@@ -371,25 +441,35 @@ class Batcher:
             self.shapes = np.array([img.shape[:2] for img in bank])
         if (self.shapes < size).any():
             raise DataError(f"training images must be at least {size} px (got {self.shapes.min()})")
+        self.groups = list(groups) or [("all", len(self.shapes), 1.0)]
+        if sum(count for _, count, _ in self.groups) != len(self.shapes):
+            raise ValueError("the groups do not add up to the bank")
+        self.epoch_size = epoch_size or len(self.shapes)
 
     def __len__(self) -> int:
         return len(self.shapes)
 
     def plan(self, generator: torch.Generator) -> dict:
-        """One epoch of randomness: order, crop offsets and flips, drawn up front."""
-        n = len(self)
-        order = torch.randperm(n, generator=generator)
-        u = torch.rand(n, 3, generator=generator, dtype=torch.float64).numpy()
-        room = self.shapes - self.size + 1
+        """One epoch of randomness: which image each sample is, its crop offsets and flip, drawn up front."""
+        picks, start = [], 0
+        for (_, count, _), quota in zip(self.groups, quotas([share for _, _, share in self.groups], self.epoch_size)):
+            rounds = -(-int(quota) // count)
+            drawn = torch.cat([torch.randperm(count, generator=generator) for _ in range(rounds)])[:quota]
+            picks.append(drawn + start)
+            start += count
+        picks = torch.cat(picks)
+        index = picks[torch.randperm(len(picks), generator=generator)].numpy()
+        u = torch.rand(len(index), 3, generator=generator, dtype=torch.float64).numpy()
+        room = self.shapes[index] - self.size + 1
         if not self.augment:
             u[:, :2], u[:, 2] = 0.5, 1.0
-        return {"order": order.numpy(), "top": (u[:, 0] * room[:, 0]).astype(np.int64),
+        return {"index": index, "top": (u[:, 0] * room[:, 0]).astype(np.int64),
                 "left": (u[:, 1] * room[:, 1]).astype(np.int64), "flip": u[:, 2] < 0.5}
 
     def batch(self, plan: dict, start: int, batch_size: int) -> torch.Tensor:
-        """uint8 RGB [B, size, size, 3] on the device."""
-        idx = plan["order"][start : start + batch_size]
-        top, left, flip = plan["top"][idx], plan["left"][idx], plan["flip"][idx]
+        """uint8 RGB [B, size, size, 3] on the device: the plan's samples start .. start + batch_size."""
+        part = slice(start, start + batch_size)
+        idx, top, left, flip = plan["index"][part], plan["top"][part], plan["left"][part], plan["flip"][part]
         if self.uniform:
             span = np.arange(self.size)
             rows = top[:, None] + span

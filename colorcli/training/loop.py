@@ -8,11 +8,14 @@ epoch), curves.png and samples/epoch_NNNN.png (gray | prediction | truth).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import platform
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,27 +26,34 @@ import numpy as np
 import torch
 
 from colorcli import __version__, color, contract, metrics
-from colorcli.errors import CheckpointError, ColorcliError, UsageError
+from colorcli.errors import CheckpointError, ColorcliError, Stopped, UsageError
 from colorcli.training import checkpoint, losses, models, plots
 from colorcli.training.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
+from colorcli.training.sources import DEFAULT_BALANCE
 
 BEST_METRIC = "ciede2000"  # mean CIEDE2000 on the validation split, lower is better
 METRICS_FILE = "metrics.jsonl"
 SAMPLE_COUNT = 8
 # options a resumed run may change; every other one comes from the checkpoint
-RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "threads", "out", "resume", "command")
+RESUMABLE_OVERRIDES = ("epochs", "device", "workers", "threads", "out", "resume", "command", "checkpoint_every",
+                       "prepared_dir")
 
 Report = Callable[[str, dict], None]
 
 
 @dataclass
 class TrainOptions:
-    dataset: str | None  # "cifar10" or a folder of colour photos (None: from the run, on --resume)
+    # ["cifar10"] or photo folders, each "DIR" or "DIR:WEIGHT" (a single string is one; None: from the run, on --resume)
+    dataset: list[str] | str | None
     out: str
     data_dir: str | None = None
     download: bool = False
     val_dir: list[str] = dataclasses.field(default_factory=list)  # first one picks the best checkpoint
     val_fraction: float = 0.05
+    balance: str = DEFAULT_BALANCE  # how sources without a weight share the steps (colorcli.training.sources)
+    epoch_size: int | None = None  # samples per epoch (None: as many as training photos)
+    prepared_dir: str | None = None  # where photos are decoded once and kept (None: decoded into memory)
+    checkpoint_every: float = 10.0  # minutes between checkpoints inside an epoch (0: at epoch ends only)
     exclude_list: list[str] = dataclasses.field(default_factory=list)  # lists of photos never trained on
     cifar_holdout: int = 0  # cifar10: validate on the last N training images instead of the test batch
     size: int | None = None  # None: 32 for cifar10, 256 for folders
@@ -83,8 +93,71 @@ class TrainOptions:
     resume: bool = False
     command: str = ""
 
+    def __post_init__(self):
+        if isinstance(self.dataset, (str, Path)):
+            self.dataset = [str(self.dataset)]
+        elif self.dataset is not None:
+            self.dataset = [str(d) for d in self.dataset]
+
+    @property
+    def cifar(self) -> bool:
+        return self.dataset == ["cifar10"]
+
     def resolved_size(self) -> int:
-        return self.size or (32 if self.dataset == "cifar10" else 256)
+        return self.size or (32 if self.cifar else 256)
+
+
+@dataclass
+class EpochPosition:
+    """How far a run is inside an epoch: the data generator's state when the epoch began (its plan is
+    drawn from it again on resume), the steps done, their loss sums and training seconds."""
+
+    rng_data: torch.Tensor
+    step: int = 0
+    sums: dict = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value.detach().double()
+
+    def means(self) -> dict[str, float]:
+        return {key: float(value) / max(self.step, 1) for key, value in self.sums.items()}
+
+    def state(self) -> dict:
+        return {"rng_data": self.rng_data, "step": self.step, "seconds": self.seconds,
+                "sums": {key: torch.as_tensor(value, dtype=torch.float64) for key, value in self.sums.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "EpochPosition":
+        return cls(state["rng_data"], int(state["step"]), dict(state["sums"]), float(state["seconds"]))
+
+
+class StopSignal:
+    """SIGINT / SIGTERM during train(): while ``deferring`` (the training loop runs) the signal is noted
+    and the loop saves a checkpoint after its current step, then raises Stopped; before that (loading
+    data) the handler raises Stopped at once."""
+
+    def __init__(self):
+        self.signum = 0
+        self.deferring = False
+
+    def __call__(self, signum, frame) -> None:
+        self.signum = signum
+        if not self.deferring:
+            raise Stopped(signum, "stopped before training began; nothing to save")
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def pick_device(name: str) -> torch.device:
@@ -110,16 +183,20 @@ def hardware(device: torch.device) -> dict:
     return info
 
 
-def load_split(o: TrainOptions) -> Split:
+def load_split(o: TrainOptions, report: Report = lambda kind, data: None) -> Split:
     size = o.resolved_size()
-    if o.dataset == "cifar10":
+    if o.cifar:
         if not o.data_dir:
             raise UsageError("--dataset cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py)")
         return load_cifar_split(Path(o.data_dir), size, download=o.download, limit=o.limit, val_limit=o.val_limit,
                                 holdout=o.cifar_holdout, load_scale=o.load_scale)
-    return load_folder(Path(o.dataset), size, val_dirs=[Path(d) for d in o.val_dir],
+    if "cifar10" in o.dataset:
+        raise UsageError("--dataset cifar10 trains on CIFAR-10 alone; it does not mix with photo folders")
+    return load_folder(o.dataset, size, val_dirs=[Path(d) for d in o.val_dir],
                        val_fraction=o.val_fraction, limit=o.limit, val_limit=o.val_limit, workers=o.workers,
-                       load_scale=o.load_scale, exclude=[Path(x) for x in o.exclude_list])
+                       load_scale=o.load_scale, exclude=[Path(x) for x in o.exclude_list], balance=o.balance,
+                       prepared_dir=Path(o.prepared_dir) if o.prepared_dir else None,
+                       progress=lambda text: report("note", {"text": text}))
 
 
 class Trainer:
@@ -160,12 +237,16 @@ class Trainer:
         self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, factor)
         self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, factor)
         self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp)
-        self.train_batches = Batcher(split.train, self.size, self.device, augment=True)
+        self.train_batches = Batcher(split.train, self.size, self.device, augment=True, groups=split.groups,
+                                     epoch_size=options.epoch_size)
         self.bin_weights = (losses.rebalance_weights(colour_counts(split.train), options.rebalance).to(self.device)
                             if options.rebalance else None)
         self.val = split.val
         self.extra_val = split.extra_val
         self.epoch = 0  # completed epochs
+        self.position = None  # inside an epoch: EpochPosition of the steps done (resumed from a checkpoint)
+        self.stop = StopSignal()  # set by train(): a signal asks the loop to save and stop after this step
+        self.last_record: dict = {}
         self.wall_time = 0.0
         self.best = {"metric": BEST_METRIC, "mode": "min", "value": None, "epoch": None}
         self.gray = self._gray_baseline(self.val)
@@ -222,6 +303,8 @@ class Trainer:
             "rng_degrade": self.degrade_rng.get_state(),
             "epoch": self.epoch, "wall_time": self.wall_time,
         }
+        if self.position is not None:
+            state["position"] = self.position.state()
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
         if self.G_ema is not None:  # the checkpoint's generator is the average; training goes on from these
@@ -256,6 +339,7 @@ class Trainer:
                                   f"{str(error).splitlines()[0] if str(error) else ''})") from None
         self.epoch = int(state["epoch"])
         self.wall_time = float(state.get("wall_time", 0.0))
+        self.position = EpochPosition.from_state(state["position"]) if "position" in state else None
         best = ckpt.config.get("best") or {}
         self.best.update({k: best.get(k) for k in ("value", "epoch")})
 
@@ -335,33 +419,58 @@ class Trainer:
                                        self.o.ciede_weight)
 
     def train_epoch(self) -> dict:
+        """One epoch, or the rest of one a checkpoint stopped inside; saves a checkpoint every
+        --checkpoint-every minutes, and at once when a signal asks to stop (then raises Stopped)."""
+        position = self.position or EpochPosition(self.data_rng.get_state())
+        self.data_rng.set_state(position.rng_data)  # the plan a resumed epoch redraws is the one it began with
         plan = self.train_batches.plan(self.data_rng)
-        n, bs = len(self.train_batches), self.o.batch_size
+        n, bs = len(plan["index"]), self.o.batch_size
         steps = (n + bs - 1) // bs
-        sums: dict[str, torch.Tensor] = {}
-        start = time.perf_counter()
         log_every = max(1, min(50, steps // 20))
-        for step in range(steps):
-            rgb = self.train_batches.batch(plan, step * bs, bs)
-            out = self.train_step(rgb)
-            for key, value in out.items():
-                sums[key] = sums.get(key, 0.0) + value
+        start, saved = time.perf_counter() - position.seconds, time.monotonic()
+        for step in range(position.step, steps):
+            out = self.train_step(self.train_batches.batch(plan, step * bs, bs))
+            position.add(out)
+            position.step, position.seconds = step + 1, time.perf_counter() - start
+            self.position = position
             if (step + 1) % log_every == 0 or step + 1 == steps:
                 done = min(n, (step + 1) * bs)
-                self.report("step", {"epoch": self.epoch + 1, "step": step + 1, "steps": steps,
-                                     "losses": {k: float(v) / (step + 1) for k, v in sums.items()},
-                                     "images_per_s": done / max(time.perf_counter() - start, 1e-9)})
+                self.report("step", {"epoch": self.epoch + 1, "epochs": self.o.epochs, "step": step + 1,
+                                     "steps": steps, "losses": position.means(),
+                                     "images_per_s": done / max(position.seconds, 1e-9),
+                                     "seconds": position.seconds})
+            if step + 1 == steps:
+                break
+            if self.stop.signum:
+                self._save_position()
+                raise Stopped(self.stop.signum, f"stopped at step {step + 1} of {steps} in epoch {self.epoch + 1}"
+                                                f"{self._saved_hint()}")
+            every = self.o.checkpoint_every * 60
+            if every and time.monotonic() - saved >= every:
+                self._save_position()
+                saved = time.monotonic()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        elapsed = time.perf_counter() - start
+        self.position = None
         self.sched_G.step()
         with warnings.catch_warnings():  # in the L1 warm-up D does not step; its schedule still counts epochs
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
             self.sched_D.step()
-        record = {k: float(v) / steps for k, v in sums.items()}
-        record.update(images_per_s=n / elapsed, train_time_s=elapsed, lr=self.opt_G.param_groups[-1]["lr"],
-                      phase="gan" if self.adversarial else "l1", pixel_loss=self.o.pixel_loss)
+        record = position.means()
+        record.update(images_per_s=n / max(position.seconds, 1e-9), train_time_s=position.seconds,
+                      lr=self.opt_G.param_groups[-1]["lr"], phase="gan" if self.adversarial else "l1",
+                      pixel_loss=self.o.pixel_loss)
         return record
+
+    def _save_position(self) -> None:
+        """A checkpoint inside an epoch: weights, optimizers and where in the epoch's plan the run is."""
+        config = self.config(self.last_record)
+        checkpoint.save_checkpoint(self.run_dir, "last", self.generator, config, self.D, self.state(),
+                                   step=self.position.step)
+        self.report("checkpoint", {"epoch": self.epoch + 1, "step": self.position.step})
+
+    def _saved_hint(self) -> str:
+        return f", saved in {self.run_dir / 'last.json'}; continue with: colorcli train --out {self.run_dir} --resume"
 
     # --- validation -------------------------------------------------------------------------------
 
@@ -407,42 +516,56 @@ class Trainer:
                               "discriminator_parameters": models.count_parameters(self.D),
                               "size": self.size, "generator": _describe(self.model_config)})
         record: dict = records[-1] if records else {}
-        while self.epoch < o.epochs:
-            t0 = time.perf_counter()
-            record = {"epoch": self.epoch + 1, **self.train_epoch()}
-            if not all(math.isfinite(record[k]) for k in ("loss_g", "loss_d")):
-                raise ColorcliError(f"training diverged in epoch {self.epoch + 1} (loss G {record['loss_g']}, "
-                                    f"D {record['loss_d']}); {self.run_dir / 'last.json'} keeps epoch {self.epoch}")
-            val_start = time.perf_counter()
-            val, pred, extra = self.validate()
-            record["val_time_s"] = time.perf_counter() - val_start
-            record["val"] = val
-            if extra:
-                record["val_sets"] = extra
-            record.update(**_flat(val, "val"), **_flat(self.gray, "gray"))
-            record["ref_colorfulness"] = val["colorfulness_ref"]
-            self.epoch += 1
-            self.wall_time += time.perf_counter() - t0
-            value = val[BEST_METRIC]
-            improved = self.best["value"] is None or value < self.best["value"]
-            if improved:
-                self.best.update(value=value, epoch=self.epoch)
-            record["best"] = improved
-            _append_record(self.run_dir / METRICS_FILE, record)
-            config = self.config(record)
-            state = self.state()
-            checkpoint.save_checkpoint(self.run_dir, "last", self.generator, config, self.D, state)
-            if improved:
-                checkpoint.save_checkpoint(self.run_dir, "best", self.generator, config, self.D, state)
-            if self.epoch % max(1, o.sample_every) == 0 or self.epoch == o.epochs or self.epoch == 1:
-                k = min(SAMPLE_COUNT, len(self.val))
-                plots.sample_grid(self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png",
-                                  metrics.gray_baseline(self.val[:k]), pred[:k], self.val[:k])
-            records.append(record)
-            plots.curves(self.run_dir / "curves.png", records)
-            self.report("epoch", record)
-            for text in collapse_warnings(record):
-                self.report("note", {"text": text})
+        self.last_record = record
+        self.stop.deferring = True  # a signal no longer interrupts: the loop saves, then stops
+        try:
+            while self.epoch < o.epochs:
+                record = self._epoch(records)
+                if self.stop.signum and self.epoch < o.epochs:
+                    raise Stopped(self.stop.signum, f"stopped after epoch {self.epoch}{self._saved_hint()}")
+        finally:
+            self.stop.deferring = False
+        return record
+
+    def _epoch(self, records: list[dict]) -> dict:
+        """Train (the rest of) one epoch, validate, save and draw it; returns its record."""
+        o = self.o
+        t0 = time.perf_counter() - (self.position.seconds if self.position else 0.0)
+        record = {"epoch": self.epoch + 1, **self.train_epoch()}
+        if not all(math.isfinite(record[k]) for k in ("loss_g", "loss_d")):
+            raise ColorcliError(f"training diverged in epoch {self.epoch + 1} (loss G {record['loss_g']}, "
+                                f"D {record['loss_d']}); {self.run_dir / 'last.json'} keeps epoch {self.epoch}")
+        val_start = time.perf_counter()
+        val, pred, extra = self.validate()
+        record["val_time_s"] = time.perf_counter() - val_start
+        record["val"] = val
+        if extra:
+            record["val_sets"] = extra
+        record.update(**_flat(val, "val"), **_flat(self.gray, "gray"))
+        record["ref_colorfulness"] = val["colorfulness_ref"]
+        self.epoch += 1
+        self.wall_time += time.perf_counter() - t0
+        value = val[BEST_METRIC]
+        improved = self.best["value"] is None or value < self.best["value"]
+        if improved:
+            self.best.update(value=value, epoch=self.epoch)
+        record["best"] = improved
+        _append_record(self.run_dir / METRICS_FILE, record)
+        config = self.config(record)
+        state = self.state()
+        checkpoint.save_checkpoint(self.run_dir, "last", self.generator, config, self.D, state)
+        if improved:
+            checkpoint.save_checkpoint(self.run_dir, "best", self.generator, config, self.D, state)
+        if self.epoch % max(1, o.sample_every) == 0 or self.epoch == o.epochs or self.epoch == 1:
+            k = min(SAMPLE_COUNT, len(self.val))
+            plots.sample_grid(self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png",
+                              metrics.gray_baseline(self.val[:k]), pred[:k], self.val[:k])
+        records.append(record)
+        self.last_record = record
+        plots.curves(self.run_dir / "curves.png", records)
+        self.report("epoch", record)
+        for text in collapse_warnings(record):
+            self.report("note", {"text": text})
         return record
 
 
@@ -547,7 +670,8 @@ def _append_record(path: Path, record: dict) -> None:
 
 
 def resume_options(options: TrainOptions, given: set[str] = frozenset()) -> tuple[TrainOptions, checkpoint.Checkpoint]:
-    """The options stored in RUN_DIR/last.json; of ``options`` only RESUMABLE_OVERRIDES apply.
+    """The options stored in RUN_DIR/last.json; of ``options`` only RESUMABLE_OVERRIDES apply, and only
+    those named in ``given`` (a resume without --epochs keeps the run's own).
 
     ``given`` names the options a person set explicitly: one that would change the run is an error,
     not silently ignored.
@@ -556,7 +680,7 @@ def resume_options(options: TrainOptions, given: set[str] = frozenset()) -> tupl
     stored = ckpt.config.get("training", {})
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
     merged = {k: v for k, v in stored.items() if k in fields}
-    merged.update({k: getattr(options, k) for k in RESUMABLE_OVERRIDES})
+    merged.update({k: getattr(options, k) for k in RESUMABLE_OVERRIDES if k in given or k in ("out", "resume", "command")})
     resumed = TrainOptions(**merged)
     changed = sorted(k for k in given if k in fields and k not in RESUMABLE_OVERRIDES
                      and getattr(options, k) != getattr(resumed, k))
@@ -591,16 +715,19 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
         raise UsageError(f"--load-scale {options.load_scale:g}: the random crops need images at least the training size (1 or more)")
     if options.pixel_loss == "log-mse" and options.rebalance:
         raise UsageError("--rebalance weights ab errors; --pixel-loss log-mse measures the sRGB output's: use one")
-    if options.dataset == "cifar10" and options.val_dir:
+    if options.cifar and options.val_dir:
         raise UsageError("--val-dir is for photo folders; cifar10 validates on its official test batch "
                          "(or, with --cifar-holdout N, on its last N training images)")
-    if options.dataset == "cifar10" and options.exclude_list:
+    if options.cifar and options.exclude_list:
         raise UsageError("--exclude-list is for photo folders; cifar10 holds out with --cifar-holdout")
-    if options.cifar_holdout and options.dataset != "cifar10":
+    if options.cifar_holdout and not options.cifar:
         raise UsageError("--cifar-holdout is for --dataset cifar10; photo folders hold out --val-dir or --val-fraction")
-    split = load_split(options)
-    trainer = Trainer(options, split, report)
-    if ckpt is not None:
-        trainer.restore(ckpt)
-        report("note", {"text": f"resuming {run_dir} after epoch {trainer.epoch} of {options.epochs}"})
-    return trainer.fit()
+    with StopSignal().installed() as stop:
+        split = load_split(options, report)
+        trainer = Trainer(options, split, report)
+        trainer.stop = stop
+        if ckpt is not None:
+            trainer.restore(ckpt)
+            inside = f", step {trainer.position.step} of epoch {trainer.epoch + 1}" if trainer.position else ""
+            report("note", {"text": f"resuming {run_dir} after epoch {trainer.epoch} of {options.epochs}{inside}"})
+        return trainer.fit()
