@@ -128,6 +128,17 @@ def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[floa
     return {name: metrics.summarize(records) for name, records in scores.items()}, wins
 
 
+def at_colourfulness(rows: dict[str, dict], target: float) -> dict | None:
+    """PSNR and CIEDE2000 means at colourfulness ``target``, linear between the two rows (gains) whose
+    colourfulness brackets it; None when no pair does."""
+    points = sorted((r["colorfulness"]["mean"], r["psnr"]["mean"], r["ciede2000"]["mean"]) for r in rows.values())
+    for (c0, p0, d0), (c1, p1, d1) in zip(points, points[1:]):
+        if c0 <= target <= c1 and c1 > c0:
+            t = (target - c0) / (c1 - c0)
+            return {"psnr": p0 + t * (p1 - p0), "ciede2000": d0 + t * (d1 - d0)}
+    return None
+
+
 def wins_line(wins: dict[str, dict]) -> str:
     cells = "; ".join(f"{name} {w['ciede2000']:.0%} by CIEDE2000, {w['psnr']:.0%} by PSNR" for name, w in wins.items())
     return f"  {'photos beating gray':24s} {cells}"
@@ -146,6 +157,9 @@ def main() -> None:
                         help="which half of the other-source sets to score (all: both, for the record)")
     parser.add_argument("--size", type=int, help="model input size (default: the model's inference size)")
     parser.add_argument("--gains", type=float, nargs="+", help="sweep chroma gains in-process instead of eval")
+    parser.add_argument("--at-colourfulness", type=float, metavar="C",
+                        help="with --gains: also each set's PSNR and CIEDE2000 at colourfulness C, linear between "
+                             "the two swept gains around it (models compared at equal colour)")
     parser.add_argument("--json", type=Path, help="keep the summaries here")
     parser.add_argument("--write-lists", type=Path, metavar="DIR",
                         help="write DIR/holdout.txt (never train on) and DIR/select.txt (choose on), then exit")
@@ -194,10 +208,23 @@ def main() -> None:
     mean_wins = {row_name: {m: float(np.mean([results[s]["wins"][row_name][m] for s in OTHER_SOURCE]))
                             for m in ("ciede2000", "psnr")} for row_name in results[OTHER_SOURCE[0]]["wins"]}
     print(wins_line(mean_wins))
+    equal_colour = {}
+    if args.gains and args.at_colourfulness is not None:
+        c = args.at_colourfulness
+        sweeps = {name: {k: v for k, v in results[name]["rows"].items() if k != "gray"} for name in results}
+        sweeps["mean of the two other-source sets"] = {k: v for k, v in decides.items() if k != "gray"}
+        print(f"at colourfulness {c:g} (linear between swept gains):")
+        for name, rows in sweeps.items():
+            equal_colour[name] = at_colourfulness(rows, c)
+            found = equal_colour[name]
+            print(f"  {name:34s} " + ("outside the swept gains" if found is None else
+                                      f"PSNR {found['psnr']:.3f}  CIEDE2000 {found['ciede2000']:.3f}"))
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "half": args.half, "size": args.size,
                                          "sets": results, "other_source_mean": decides,
-                                         "other_source_mean_wins": mean_wins}, indent=1))
+                                         "other_source_mean_wins": mean_wins,
+                                         "at_colourfulness": {"value": args.at_colourfulness, "sets": equal_colour}},
+                                        indent=1))
 
 
 if __name__ == "__main__":

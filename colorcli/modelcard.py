@@ -17,8 +17,11 @@ def card_paths(model_path: Path) -> tuple[Path, Path]:
 
 
 def build_card(
-    model_path: Path, sha256: str, size: int, metadata: dict[str, str], config: dict, parity: dict, opset: int
+    model_path: Path, sha256: str, size: int, metadata: dict[str, str], config: dict, parity: dict, opset: int,
+    notes: str = "",
 ) -> dict:
+    """The card of an exported model. ``notes``: Markdown a person wrote (what the data was and under
+    which terms, what the protocol measured), shown after the card's first lines."""
     model = config.get("model", {})
     return {
         "name": model_path.stem,
@@ -47,6 +50,7 @@ def build_card(
         "parity": parity,
         "colorcli_version": metadata[contract.META_VERSION],
         "created": metadata[contract.META_CREATED],
+        **({"notes": notes} if notes else {}),
     }
 
 
@@ -74,6 +78,7 @@ def render_markdown(card: dict) -> str:
         f"- trained at {card['native_size']} px; colorize feeds it {card['inference_size']} px by default; "
         f"H and W must be multiples of {unit}; any batch size",
         "",
+        *([card["notes"].strip(), ""] if card.get("notes") else []),
         "## Input and output",
         "",
         f"- input `{contract.INPUT_NAME}`: float32 [N, 1, H, W] = {contract.INPUT_NORM} (L of CIE Lab, 0..100)",

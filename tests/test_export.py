@@ -24,6 +24,7 @@ from colorcli.training.models import unet_config  # noqa: E402
 from conftest import SHARED_DATA  # noqa: E402
 
 BSDS_VAL = SHARED_DATA / "photos" / "val" / "bsds500"
+CARD_NOTES = "## Training data\n\n| source | terms |\n| --- | --- |\n| synthetic | CC0 1.0 |\n"
 
 
 def make_run(run_dir: Path, size: int, levels: int, normalisation=None) -> Path:
@@ -90,7 +91,10 @@ def graph_ops(model) -> set[str]:
 def exported5(tmp_path_factory, run5):
     """run5 exported through the command line, with real photos in the parity check."""
     out = tmp_path_factory.mktemp("export") / "tiny-unet.onnx"
-    result = CliRunner().invoke(cli, ["export", str(run5), "--out", str(out), "--images", str(BSDS_VAL)])
+    notes = tmp_path_factory.mktemp("notes") / "notes.md"
+    notes.write_text(CARD_NOTES, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["export", str(run5), "--out", str(out), "--images", str(BSDS_VAL),
+                                      "--card-notes", str(notes)])
     assert result.exit_code == 0, result.output
     return out, result.stdout
 
@@ -224,6 +228,8 @@ def test_metadata_and_card_round_trip(exported5, run5):
     assert any(label.startswith("photos (") for label in labels)
     markdown = out.with_suffix(".md").read_text()
     assert card["sha256"] in markdown and "L/50-1" in markdown and "psnr" in markdown
+    assert card["notes"] == CARD_NOTES and CARD_NOTES.strip() in markdown
+    assert markdown.index("| synthetic | CC0 1.0 |") < markdown.index("## Input and output")
 
 
 def test_fp16_weights_keep_float32_io(tmp_path, run5):

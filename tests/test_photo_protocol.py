@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import SHARED_DATA, make_tiny_model
 
@@ -75,6 +76,16 @@ def test_the_protocol_scores_the_report_half_through_eval(tmp_path):
     wins = result["other_source_mean_wins"]["model"]["ciede2000"]
     assert wins == np.mean([sets[s]["wins"]["model"]["ciede2000"] for s in ("urban100", "imagenet-fifth")])
     assert done.stdout.count("photos beating gray") == 4  # each set, and the decisive mean
+
+
+def test_figures_at_equal_colourfulness_come_from_the_two_gains_around_it():
+    def summary(c, p, d):
+        return {"colorfulness": {"mean": c}, "psnr": {"mean": p}, "ciede2000": {"mean": d}}
+
+    rows = {"gain 1": summary(18.0, 23.0, 10.0), "gain 1.2": summary(22.0, 22.6, 10.4), "gain 0.8": summary(14.0, 23.2, 9.9)}
+    found = photo_protocol.at_colourfulness(rows, 20.0)
+    assert found["psnr"] == pytest.approx(22.8) and found["ciede2000"] == pytest.approx(10.2)
+    assert photo_protocol.at_colourfulness(rows, 25.0) is None
 
 
 def test_the_win_rate_counts_photos_strictly_better_than_gray():

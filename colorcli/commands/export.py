@@ -27,7 +27,10 @@ import click
                    "five times the compute, ten with --flip-average): for tiny inputs such as CIFAR's 32 px.")
 @click.option("--images", "images_dir", metavar="DIR", type=click.Path(path_type=Path, file_okay=False),
               help="Photos for the parity check (the first 4 by name); default: generated pictures.")
-def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, shift_average, images_dir):
+@click.option("--card-notes", metavar="FILE.md", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Markdown to put in the model card: the training data, its sources' terms, what was measured.")
+def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, shift_average, images_dir,
+           card_notes):
     """Export a trained generator to ONNX, verified before it is written.
 
     RUN_DIR is a training run folder (its best checkpoint, else its last);
@@ -44,10 +47,16 @@ def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, 
     """
     from colorcli.training.export import export_model, parity_images
 
+    from colorcli.errors import UsageError
+
     images = parity_images(images_dir) if images_dir else ()
+    try:
+        notes = card_notes.read_text(encoding="utf-8") if card_notes else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{card_notes}: cannot read the card notes ({error})") from None
     result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo,
                           inference_size=inference_size, chroma_gain=chroma_gain, flip_average=flip_average,
-                          shift_average=shift_average)
+                          shift_average=shift_average, card_notes=notes)
     parity = result.parity
     click.echo(
         f"wrote {result.path} ({result.size} bytes, {result.precision}, sha256 {result.sha256[:12]}…); "

@@ -283,8 +283,10 @@ def export_model(
     chroma_gain: float = 1.0,
     flip_average: bool = False,
     shift_average: bool = False,
+    card_notes: str = "",
 ) -> ExportResult:
-    """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified."""
+    """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified;
+    ``card_notes`` (Markdown) go into its card."""
     try:
         import onnx
         import torch  # noqa: F401 (checked here so a missing extra is one clear message)
@@ -353,7 +355,7 @@ def export_model(
                 f"(> {parity['tolerance']:g}); nothing was written"
             )
         sha256, size = cache.sha256_file(temp), temp.stat().st_size
-        card = modelcard.build_card(out, sha256, size, metadata, config, parity, opset)
+        card = modelcard.build_card(out, sha256, size, metadata, config, parity, opset, card_notes)
         card_json, card_md = modelcard.card_paths(out)
         atomic.write_json(card_json, card)
         with atomic.atomic_write(card_md, "w") as stream:
