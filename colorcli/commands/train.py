@@ -10,7 +10,7 @@ import click
 _PATH = click.Path(path_type=Path, file_okay=False)
 
 
-@click.command()
+@click.command(epilog="Docs: docs/training.md")
 @click.option("--dataset", metavar="cifar10|DIR",
               help="cifar10 (python batches under --data-dir) or a folder of colour photos, searched recursively "
                    "(required unless --resume).")
