@@ -54,7 +54,8 @@ class LazyGroup(click.Group):
             ctx.exit(130)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Docs: README.md, then docs/ (a page per topic).")
 @click.version_option(__version__, prog_name="colorcli")
 def cli():
     """Colorize archives of black-and-white photographs, offline and in batch.

@@ -1,5 +1,5 @@
-"""Job arrays: --shard auto from SLURM and Kubernetes, per-shard reports, `colorcli report`, and the README's
-"Many machines" script and manifest run as written."""
+"""Job arrays: --shard auto from SLURM and Kubernetes, per-shard reports, `colorcli report`, and the sbatch
+script and Kubernetes manifest of docs/many-machines.md run as written."""
 
 import json
 import os
@@ -19,14 +19,14 @@ from colorcli.pipeline import Options, plan_jobs
 from colorcli.scheduler import shard_from_environment
 from test_colorize import _grey_tree
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "many-machines.md"
 
 
 def _section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     start = text.index(f"## {title}\n")
-    end = text.index("\n## ", start + 1)
-    return text[start:end]
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _block(section: str, language: str) -> str:
@@ -37,7 +37,7 @@ def _block(section: str, language: str) -> str:
 
 @pytest.fixture
 def colorcli_on_path(tmp_path):
-    """A `colorcli` command for the README's lines: this checkout's package, run by this interpreter."""
+    """A `colorcli` command for the page's lines: this checkout's package, run by this interpreter."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "colorcli"
@@ -62,8 +62,8 @@ def _outputs_of(report: dict) -> set[str]:
     return {r["output"] for r in report["files"] if r["status"] == "ok"}
 
 
-def test_the_readme_sbatch_script_splits_the_input_exactly_and_report_merges_it(tmp_path, colorcli_on_path):
-    script = _block(_section("Many machines"), "bash")
+def test_the_docs_sbatch_script_splits_the_input_exactly_and_report_merges_it(tmp_path, colorcli_on_path):
+    script = _block(_section("SLURM job arrays"), "bash")
     array = re.search(r"^#SBATCH --array=(\d+)-(\d+)$", script, re.M)
     first, last = int(array.group(1)), int(array.group(2))
     assert "--shard auto" in script
@@ -95,8 +95,8 @@ def test_the_readme_sbatch_script_splits_the_input_exactly_and_report_merges_it(
     assert len(merged["reports"]) == count
 
 
-def test_the_readme_kubernetes_job_splits_the_input_exactly(tmp_path, colorcli_on_path):
-    manifest = _block(_section("Many machines"), "yaml")
+def test_the_docs_kubernetes_job_splits_the_input_exactly(tmp_path, colorcli_on_path):
+    manifest = _block(_section("Kubernetes Indexed Jobs"), "yaml")
     completions = int(re.search(r"^\s*completions: (\d+)$", manifest, re.M).group(1))
     mount = re.search(r"mountPath: (/\S+?)\}", manifest).group(1)
     command = json.loads(re.search(r"^\s*command: (\[.*\])$", manifest, re.M).group(1))

@@ -1,4 +1,5 @@
-"""colorcli.metrics against scikit-image's reference implementations and the README's gray baselines."""
+"""colorcli.metrics against scikit-image's reference implementations and the published gray baselines
+(docs/models.md)."""
 
 from __future__ import annotations
 
@@ -178,8 +179,8 @@ def test_cifar10_gray_baseline_reproduces_readme():
     assert ref.shape == (10000, 32, 32, 3)
     summary = metrics.summarize(metrics.score_batch(metrics.gray_baseline(ref), ref))
     mean = {key: summary[key]["mean"] for key in metrics.KEYS}
-    # README: PSNR 24.41, SSIM 0.932, CIEDE2000 10.46, colourfulness 0.1 (originals 33.6); each figure
-    # is reproduced to within one unit of its last digit.
+    # the CIFAR-10 gray baseline (docs/models.md): PSNR 24.41, SSIM 0.932, CIEDE2000 10.46, colourfulness 0.1
+    # (originals 33.6); each figure is reproduced to within one unit of its last digit.
     assert mean["psnr"] == pytest.approx(24.41, abs=0.01)
     assert mean["ssim"] == pytest.approx(0.932, abs=0.001)
     assert mean["ciede2000"] == pytest.approx(10.46, abs=0.01)

@@ -14,7 +14,7 @@ import click
 REPORT_NAME = "colorcli-report.json"
 
 
-@click.command()
+@click.command(epilog="Docs: docs/colorize.md")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Output folder; the input tree is mirrored under it.")

@@ -18,7 +18,7 @@ _ROWS = {
 }
 
 
-@click.command("eval")
+@click.command("eval", epilog="Docs: docs/photo-protocol.md")
 @click.option("--ref", "ref_dir", required=True, type=click.Path(path_type=Path),
               help="Folder of colour originals (walked recursively).")
 @click.option("--pred", "pred_dir", type=click.Path(path_type=Path),

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(epilog="Docs: docs/models.md")
 @click.argument("source", metavar="RUN_DIR|CHECKPOINT", type=click.Path(path_type=Path, exists=True))
 @click.option("--out", "out", required=True, metavar="FILE.onnx", type=click.Path(path_type=Path),
               help="The ONNX model to write; its cards go beside it (FILE.json, FILE.md).")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(epilog="Docs: docs/models.md")
 @click.argument("spec", metavar="[NAME|URL]", required=False)
 @click.option("--sha256", "sha256", metavar="HEX", help="Expected sha256 of the file (required for a URL).")
 @click.option("--name", metavar="NAME", help="Name to cache the model under (default: from NAME, the URL or the file).")
@@ -72,7 +72,7 @@ def _size(size: int | None) -> str:
     return f"{size:.1f} GiB"
 
 
-@click.command()
+@click.command(epilog="Docs: docs/models.md")
 def models():
     """List models: embedded in the package, cached, and published (available to fetch).
 

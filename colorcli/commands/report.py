@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 
-@click.command()
+@click.command(epilog="Docs: docs/many-machines.md")
 @click.argument("out", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the merged summary as JSON.")
 def report(out, as_json):

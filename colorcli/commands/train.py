@@ -11,7 +11,7 @@ import click
 _PATH = click.Path(path_type=Path, file_okay=False)
 
 
-@click.command()
+@click.command(epilog="Docs: docs/training.md")
 @click.option("--dataset", metavar="cifar10|DIR[:WEIGHT]", multiple=True,
               help="cifar10 (python batches under --data-dir), or a folder of colour photos, searched recursively "
                    "(required unless --resume). Repeat for several folders, each with an optional share of the "
