@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 from colorcli import jpeg2000
-from colorcli.hashing import HashingReader
 from colorcli.atomic import atomic_write
 from colorcli.errors import DiskFullError, ImageError
 from colorcli.formats import FORMAT_OF_EXTENSION
+from colorcli.hashing import HashingReader
 
 # Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
 # a malicious header from allocating unbounded memory.

@@ -266,6 +266,8 @@ def _history(rdf: ET.Element, ours: ET.Element) -> ET.Element:
     """The rdf:Seq of the input's xmpMM:History, or a new one in OURS. A History that is not an
     ordered array (a Bag, by mistake) becomes one, its events kept in the order written."""
     for description in rdf.findall(_q("rdf:Description")):
+        description.attrib.pop(_q("xmpMM:History"), None)  # an array cannot be an attribute: not XMP
+    for description in rdf.findall(_q("rdf:Description")):
         history = description.find(_q("xmpMM:History"))
         if history is None:
             continue
