@@ -1,8 +1,9 @@
 """Reading and writing scans: every mode a scan can have, bit depth, alpha and metadata kept.
 
-Pillow reads and writes 8-bit images with their EXIF, ICC profile, DPI and PNG text. Pillow cannot hold
-16-bit RGB, so 16-bit PNGs are decoded and encoded with OpenCV (metadata chunks added by hand, below)
-and 16-bit TIFFs with tifffile. Writes are atomic: a temp file in the target folder, then a rename.
+Pillow reads and writes 8-bit images with their EXIF, ICC profile, DPI, XMP and PNG text. Pillow cannot
+hold 16-bit RGB, so 16-bit PNGs are decoded and encoded with OpenCV (metadata chunks added by hand, below)
+and 16-bit TIFFs with tifffile. Every file is read once: its sha256 is taken from the bytes the decoders
+read (colorcli.hashing). Writes are atomic: a temp file in the target folder, then a rename.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from colorcli import jpeg2000
 from colorcli.atomic import atomic_write
 from colorcli.errors import DiskFullError, ImageError
 from colorcli.formats import FORMAT_OF_EXTENSION
+from colorcli.hashing import HashingReader
 
 # Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
 # a malicious header from allocating unbounded memory.
@@ -48,6 +50,8 @@ class ScanImage:
     dpi: tuple[float, float] | None = None
     text: dict[str, str] = field(default_factory=dict)
     source_mode: str = ""
+    xmp: bytes | None = None  # read: the file's XMP packet; written: the packet to write
+    sha256: str | None = None  # of the file read
 
     @property
     def bit_depth(self) -> int:
@@ -67,19 +71,31 @@ def _pil_metadata(img: Image.Image) -> dict:
     except Exception:  # noqa: BLE001 - a broken EXIF block must not cost the picture; keep orientation 1
         orientation = 1
     dpi = info.get("dpi")
-    text = {k: v for k, v in info.items() if img.format == "PNG" and isinstance(v, str) and k not in ("dpi",)}
+    text = {k: v for k, v in info.items() if img.format == "PNG" and isinstance(v, str) and k != _PNG_XMP_KEY}
     return {
         "exif": exif if isinstance(exif, bytes) and exif else None,
         "icc_profile": info.get("icc_profile") or None,
         "dpi": (float(dpi[0]), float(dpi[1])) if dpi else None,
         "orientation": orientation if 1 <= orientation <= 8 else 1,
         "text": text,
+        "xmp": _xmp_bytes(info.get("xmp")),
     }
 
 
-def _png_is_16bit(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(29)
+_PNG_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt keyword of XMP in PNG; written from ScanImage.xmp, not text
+
+
+def _xmp_bytes(value) -> bytes | None:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return bytes(value) if value else None
+
+
+def _png_is_16bit(source: HashingReader) -> bool:
+    position = source.tell()
+    source.seek(0)
+    head = source.read(29)
+    source.seek(position)
     return len(head) == 29 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16
 
 
@@ -99,8 +115,8 @@ def _split_channels(array: np.ndarray, mode_hint: str) -> tuple[np.ndarray, np.n
     raise ImageError(f"unsupported channel count {channels} ({mode_hint})")
 
 
-def _read_16bit_png(path: Path) -> np.ndarray:
-    array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+def _read_16bit_png(data: bytes) -> np.ndarray:
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageError("corrupt 16-bit PNG")
     if array.ndim == 3 and array.shape[2] == 3:
@@ -110,11 +126,27 @@ def _read_16bit_png(path: Path) -> np.ndarray:
     return array
 
 
-def _read_jpeg(path: Path, img: Image.Image) -> np.ndarray | None:
+def _png_chunk_xmp(data: bytes) -> bytes | None:
+    """The XMP of a PNG from its chunks (Pillow reports only those before the image data)."""
+    offset = 8
+    while offset + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        body = data[offset + 8: offset + 8 + length]
+        if kind == b"iTXt" and body.startswith(_PNG_XMP_KEY.encode() + b"\x00\x00"):  # uncompressed
+            language_end = body.find(b"\x00", len(_PNG_XMP_KEY) + 3)
+            keyword_end = body.find(b"\x00", language_end + 1) if language_end >= 0 else -1
+            return _xmp_bytes(body[keyword_end + 1:]) if keyword_end >= 0 else None
+        if kind == b"IEND":
+            break
+        offset += 12 + length
+    return None
+
+
+def _read_jpeg(source: HashingReader, img: Image.Image) -> np.ndarray | None:
     """A grey or RGB JPEG decoded by OpenCV: the same libjpeg-turbo pixels as Pillow's, a fifth (grey)
     to a third (colour) faster. OpenCV decodes what it can of a truncated file without failing, so a
     file that does not end in the end-of-image marker gets None (Pillow then reads it or refuses it)."""
-    data = np.fromfile(path, np.uint8)
+    data = np.frombuffer(source.read_all(), np.uint8)
     if data[-2:].tobytes() != b"\xff\xd9":
         return None
     grey = img.mode == "L"
@@ -124,10 +156,11 @@ def _read_jpeg(path: Path, img: Image.Image) -> np.ndarray | None:
     return array if grey else cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
 
 
-def _read_16bit_tiff(path: Path) -> np.ndarray:
+def _read_16bit_tiff(source: HashingReader) -> np.ndarray:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    source.seek(0)  # tifffile takes a stream's position for the start of the TIFF
+    with tifffile.TiffFile(source) as tif:
         page = tif.pages[0]
         array = page.asarray(maxworkers=_threads())
         if page.photometric == tifffile.PHOTOMETRIC.MINISWHITE:
@@ -158,25 +191,31 @@ def read_image(path: str | os.PathLike) -> ScanImage:
     """Read a scan; raises ImageError naming the file and the reason."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with HashingReader(path) as source, Image.open(source) as img:
             meta = _pil_metadata(img)
             mode = img.mode
-            if img.format == "JPEG" and mode in ("L", "RGB") and (decoded := _read_jpeg(path, img)) is not None:
+            if img.format == "JPEG" and mode in ("L", "RGB") and (decoded := _read_jpeg(source, img)) is not None:
                 array = decoded
-            elif img.format == "PNG" and _png_is_16bit(path):
-                array = _read_16bit_png(path)
+            elif img.format == "PNG" and _png_is_16bit(source):
+                data = source.read_all()
+                array = _read_16bit_png(data)
+                meta["xmp"] = meta["xmp"] or _png_chunk_xmp(data)
             elif img.format == "TIFF" and 16 in _tiff_bits(img):
-                array = _read_16bit_tiff(path)
+                array = _read_16bit_tiff(source)
             elif img.format == "JPEG2000" and mode in ("RGB", "RGBA"):
-                array = jpeg2000.read_colour(path)
+                array = jpeg2000.read_colour(source.read_all())
             else:
                 if img.format == "JPEG2000":
-                    jpeg2000.check_readable(path, mode)
+                    jpeg2000.check_readable(source, mode)
                 img.seek(0)
                 img.load()
                 array = _pil_pixels(img)
                 if img.format == "TIFF" and _pil_turned_upright(img):
                     meta.update(_upright_metadata(img))
+                meta["xmp"] = meta["xmp"] or _xmp_bytes(img.info.get("xmp"))  # a PNG's, after its image data
+            if img.format == "JPEG2000":
+                meta["xmp"] = jpeg2000.find_xmp(source)
+            sha256 = source.hexdigest()
     except ImageError as error:
         raise ImageError(f"{path}: {error}") from None
     except FileNotFoundError:
@@ -192,7 +231,7 @@ def read_image(path: str | os.PathLike) -> ScanImage:
         raise ImageError(f"{path}: unsupported sample type {pixels.dtype}")
     return ScanImage(pixels=np.ascontiguousarray(pixels),
                      alpha=None if alpha is None else np.ascontiguousarray(alpha),
-                     source_mode=mode, **meta)
+                     source_mode=mode, sha256=sha256, **meta)
 
 
 def _pil_turned_upright(img: Image.Image) -> bool:
@@ -240,10 +279,13 @@ def _encode_png16(rgb: np.ndarray, image: ScanImage) -> bytes:
         chunks += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
     if image.exif:
         chunks += _png_chunk(b"eXIf", _exif_payload(image.exif))
+    if image.xmp:  # iTXt, uncompressed, no language or translated keyword, as the XMP specification asks
+        chunks += _png_chunk(b"iTXt", _PNG_XMP_KEY.encode() + b"\x00\x00\x00\x00\x00" + image.xmp)
     ihdr_end = 8 + 8 + 13 + 4
     return data[:ihdr_end] + chunks + data[ihdr_end:]
 
 
+_TIFF_XMP = 700  # the TIFF tag of an XMP packet (type BYTE)
 _TIFF_STRIP_BYTES = 262144  # tifffile's own choice for compressed strips: the same layout as before
 _TIFF_BAND_BYTES = 1 << 24  # rows merged and compressed at a time
 
@@ -271,6 +313,8 @@ def _write_tiff16(handle, shape: tuple[int, ...], rows, image: ScanImage) -> Non
             yield from pool.map(lambda piece: zlib.compress(piece, 6), pieces)  # tifffile's zlib level
 
     kwargs = {"photometric": "rgb", "extratags": [(274, "H", 1, image.orientation, True)]}
+    if image.xmp:
+        kwargs["extratags"].append((_TIFF_XMP, "B", len(image.xmp), image.xmp, True))
     if samples == 4:
         kwargs["extrasamples"] = ("unassalpha",)
     if _icc_is_rgb(image.icc_profile):
@@ -294,14 +338,24 @@ def _pil_save_options(fmt: str, image: ScanImage) -> dict:
     if fmt != "BMP":
         if image.exif:
             options["exif"] = image.exif
+        if image.xmp and fmt in ("JPEG", "WEBP"):
+            options["xmp"] = image.xmp
+        elif image.xmp and fmt == "TIFF":  # Pillow writes TIFF tags given with the EXIF ones
+            exif = Image.Exif()
+            if image.exif:
+                exif.load(image.exif)
+            exif[_TIFF_XMP] = image.xmp
+            options["exif"] = exif
         if _icc_is_rgb(image.icc_profile):
             options["icc_profile"] = image.icc_profile
         if image.dpi:
             options["dpi"] = image.dpi
-    if fmt == "PNG" and image.text:
+    if fmt == "PNG" and (image.text or image.xmp):
         info = PngImagePlugin.PngInfo()
         for key, value in image.text.items():
             info.add_text(key, value)
+        if image.xmp:
+            info.add_itxt(_PNG_XMP_KEY, image.xmp)
         options["pnginfo"] = info
     return options
 
@@ -309,7 +363,7 @@ def _pil_save_options(fmt: str, image: ScanImage) -> dict:
 def encode_to(handle, rgb: np.ndarray, image: ScanImage, fmt: str) -> None:
     """Write RGB(A) pixels (uint8 or uint16) with `image`'s metadata to an open binary file."""
     if fmt in ("JPEG2000", "J2K"):
-        handle.write(jpeg2000.encode_lossless(rgb, codestream_only=fmt == "J2K"))
+        handle.write(jpeg2000.encode_lossless(rgb, codestream_only=fmt == "J2K", xmp=image.xmp))
         return
     if rgb.dtype == np.uint16 and fmt in ("PNG", "TIFF"):
         if fmt == "PNG":

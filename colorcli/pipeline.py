@@ -28,10 +28,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from colorcli import processes
+from colorcli import processes, xmp
 from colorcli.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
-from colorcli.formats import INPUT_EXTENSIONS, output_extension
+from colorcli.formats import FORMAT_OF_EXTENSION, INPUT_EXTENSIONS, output_extension
 from colorcli.scheduler import shard_from_environment
 
 _STOP_GRACE_SECONDS = 3.0
@@ -54,6 +54,7 @@ class Options:
     workers: int = 0
     batch_size: int = 8
     ref: Path | None = None
+    provenance: bool = True  # each output's XMP says it was colorized, from what and by what
 
 
 @dataclass
@@ -214,7 +215,8 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
     raise SystemExit(143)
 
 
-def _process(job: Job, ref_path: str | None, options: Options, infer, size: int) -> dict:
+def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
+             provenance: xmp.Provenance | None = None) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
     from colorcli import color, imageio, metrics, tone
 
@@ -222,7 +224,8 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     start = time.perf_counter()
     image = imageio.read_image(job.src)
     timings["read"] = time.perf_counter() - start
-    extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode}
+    extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode,
+             "input_sha256": image.sha256}
     decision = tone.classify(image.pixels)
     extra["tone"] = decision.reason
     if not options.include_color and not decision.grey:
@@ -245,6 +248,11 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int)
     if image.alpha is not None:
         rows = _with_alpha_rows(rows, image.alpha, imageio)
     channels = 4 if rgbx or image.alpha is not None else 3
+    if provenance is not None:
+        image.xmp, extra["xmp"] = xmp.for_output(
+            image.xmp, FORMAT_OF_EXTENSION[job.dst.suffix.lower()], provenance,
+            job.rel.with_name(job.src.name).as_posix(), image.sha256, options.provenance)
+        extra["model_sha256"] = provenance.model_sha256
     imageio.write_rows(job.dst, (height, width, channels), image.pixels.dtype, rows, image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:
@@ -319,9 +327,9 @@ def _worker(tasks, replies, to_parent, options: Options, threads: int | None = N
             task = tasks.get()
             if task is None:
                 return
-            job, ref_path, size = task
+            job, ref_path, size, provenance = task
             try:
-                record = _process(job, ref_path, options, infer, size)
+                record = _process(job, ref_path, options, infer, size, provenance)
             except DiskFullError as error:
                 record = _record(job.src, job.rel, "failed", "no space left on device", disk_full=str(error.folder))
             except ColorcliError as error:
@@ -547,10 +555,12 @@ def _restore_sigterm(previous) -> None:
 
 def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references, finish) -> None:
     queue_ = list(reversed(pending))  # a stack: pop() gives the next job in order
+    provenance = _provenance(colorizer)
     while queue_ or any(pool.assigned.values()):
         while queue_ and (worker_id := pool.free_worker()) is not None:
             index = queue_.pop()
-            pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references), colorizer.size))
+            pool.give(worker_id, index, (jobs[index], _reference_for(jobs[index], references), colorizer.size,
+                                         provenance))
         _exchange(pool, colorizer, options.batch_size, finish, _POLL_SECONDS)
         gone = pool.dead()
         if gone:  # what a worker finished before it died is in its pipe now: count it before forgetting
@@ -564,6 +574,14 @@ def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references,
                 queue_.extend(reversed(held[1:]))
             if queue_:
                 pool.spawn()
+
+
+def _provenance(colorizer) -> xmp.Provenance:
+    from colorcli import __version__, contract
+
+    return xmp.Provenance(software=f"colorcli {__version__}", model=colorizer.info.path.stem,
+                          model_sha256=colorizer.model_sha256, size=colorizer.size,
+                          chroma_gain=contract.inference_options(colorizer.info.metadata)["chroma_gain"])
 
 
 def _reference_for(job: Job, references: dict[str, Path] | None) -> str | None:

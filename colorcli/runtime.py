@@ -8,6 +8,7 @@ file against the contract before fetch admits it to the cache or export writes i
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -230,6 +231,13 @@ class Colorizer:
         path = resolve_model(model)
         session, actual = create_session(path, provider, threads)
         return cls(session, actual, read_model_info(session, path), size)
+
+    @functools.cached_property
+    def model_sha256(self) -> str:
+        """The sha256 of the model file, which the reports and every output's XMP name."""
+        from colorcli.cache import sha256_file
+
+        return sha256_file(self.info.path)
 
     def check_size(self, size: int) -> int:
         unit = self.info.size_unit

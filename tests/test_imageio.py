@@ -26,6 +26,13 @@ def _exif(orientation: int = 1) -> bytes:
     return exif.tobytes()
 
 
+def _xmp() -> bytes:
+    return (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+            b' xmlns:dc="http://purl.org/dc/elements/1.1/" dc:format="image/x-test"/></rdf:RDF></x:xmpmeta>'
+            b'<?xpacket end="w"?>')
+
+
 def make_scans(folder):
     """One file per mode a scan can have; returns {name: expected (H, W)}."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,7 +75,7 @@ def test_every_mode_reads(tmp_path):
 def test_16bit_rgb_png_and_tiff_round_trip_with_metadata(tmp_path):
     rgb16 = np.random.default_rng(1).integers(0, 65536, (30, 20, 3), dtype=np.uint16)
     alpha16 = np.full((30, 20), 40000, np.uint16)
-    meta = imageio.ScanImage(pixels=rgb16, icc_profile=_rgb_profile(), dpi=(600.0, 600.0), exif=_exif())
+    meta = imageio.ScanImage(pixels=rgb16, icc_profile=_rgb_profile(), dpi=(600.0, 600.0), exif=_exif(), xmp=_xmp())
     for name in ("out16.png", "out16.tif"):
         imageio.write_image(tmp_path / name, imageio.with_alpha(rgb16, alpha16), meta)
         back = imageio.read_image(tmp_path / name)
@@ -76,12 +83,13 @@ def test_16bit_rgb_png_and_tiff_round_trip_with_metadata(tmp_path):
         assert np.array_equal(back.alpha, alpha16), name
         assert back.icc_profile == meta.icc_profile, name
         assert back.dpi and round(back.dpi[0]) == 600, name
+        assert back.xmp == meta.xmp, name
     assert imageio.read_image(tmp_path / "out16.png").exif is not None
 
 
 @pytest.mark.parametrize("name", ["meta.jpg", "meta.png", "meta.tif", "meta.webp"])
 def test_8bit_metadata_kept(tmp_path, name):
-    source = imageio.ScanImage(pixels=GREY, icc_profile=_rgb_profile(), dpi=(300.0, 300.0), exif=_exif(6))
+    source = imageio.ScanImage(pixels=GREY, icc_profile=_rgb_profile(), dpi=(300.0, 300.0), exif=_exif(6), xmp=_xmp())
     rgb = np.repeat(GREY[..., None], 3, axis=2)
     imageio.write_image(tmp_path / name, rgb, source)
     back = imageio.read_image(tmp_path / name)
@@ -90,7 +98,7 @@ def test_8bit_metadata_kept(tmp_path, name):
     tolerance = 8 if name in ("meta.jpg", "meta.webp") else 0  # lossy formats
     assert np.abs(shown.astype(int) - to_upright(rgb, 6)).max() <= tolerance
     assert shown.shape == (56, 40, 3)
-    assert back.icc_profile == source.icc_profile
+    assert back.icc_profile == source.icc_profile and back.xmp == source.xmp
     with Image.open(tmp_path / name) as img:
         assert img.getexif().get(0x010F) == "Test Camera Maker"
     if name != "meta.webp":  # WebP has no resolution field

@@ -42,14 +42,18 @@ REPORT_NAME = "colorcli-report.json"
               help="Process only the K-th of N deterministic parts of the inputs (job arrays). auto takes K "
                    "and N from a SLURM array, auto/N takes K from a Kubernetes Indexed Job's "
                    "JOB_COMPLETION_INDEX (N = its completions); each shard writes its own report.")
+@click.option("--no-provenance", "no_provenance", is_flag=True,
+              help="Leave out the XMP that says each output's colours were estimated by colorcli, from which "
+                   "input and by which model (the input's own XMP is still kept). It is on by default because "
+                   "once a colorized copy leaves --out, nothing else tells it from a colour photograph.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
 def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
-             ref, report, sheet, shard, quiet):
+             ref, report, sheet, shard, no_provenance, quiet):
     """Colorize grayscale images, mirroring folders under --out.
 
     INPUT is any number of folders (walked recursively) and image files (JPEG, PNG, TIFF, WebP, BMP,
     GIF, JPEG 2000 .jp2 .j2k .jpf .jpx; 8 or 16 bit, with alpha). Outputs keep size, bit depth, alpha and
-    metadata (JPEG 2000: written losslessly, without metadata). Files of other types are counted and
+    metadata (JPEG 2000: written losslessly, with XMP only). Files of other types are counted and
     named; a run that finds no image at all exits 2. A rerun skips finished outputs, so an interrupted
     run just continues. Ctrl-C and SIGTERM stop the run with the report written (exit 130, 143); so
     does the first full disk (exit 1). `colorcli report OUT` merges the reports of every shard.
@@ -57,6 +61,12 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     Grey scans and monochrome prints that are toned, faded, stained or captioned in ink are colorized
     from their lightness alone; colour photographs and hand-tinted prints (several separate hues, or
     colour no print tone or paper cast explains) are skipped, with the reason in the report.
+
+    Every output's XMP (kept from the input and extended) says that its colours are a machine's estimate:
+    IPTC digital source type compositeWithTrainedAlgorithmicMedia, the input's path and sha256
+    (xmpMM:DerivedFrom), colorcli's version, the model's name and sha256, chroma gain and size
+    (xmpMM:History), and a sentence in dc:description. `exiftool -XMP:all OUTPUT` shows it. BMP and bare
+    .j2k codestreams have no place for XMP; the report says so, file by file.
 
     \b
     Examples:
@@ -79,7 +89,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     from colorcli.commands._progress import Progress
 
     options = pipeline.Options(out=out, fmt=fmt, overwrite=overwrite, include_color=include_color,
-                               workers=workers, batch_size=batch_size, ref=ref)
+                               workers=workers, batch_size=batch_size, ref=ref, provenance=not no_provenance)
     shard_spec = pipeline.parse_shard(shard)
     references = pipeline.index_references(ref) if ref else None
     ignored = Counter()
@@ -145,13 +155,14 @@ def _report(records, outcome, colorizer, options, inputs, shard, started, ignore
         "interrupted": outcome.interrupted,
         "stopped_by": (signal.Signals(outcome.signal).name if outcome.signal else
                        "no space left on device" if outcome.disk_full else None),
-        "model": colorizer.info.describe(),
+        "model": {**colorizer.info.describe(), "sha256": colorizer.model_sha256},
         "provider": colorizer.provider,
         "size": colorizer.size,
         "inputs": [str(Path(p).resolve()) for p in inputs],
         "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
                     "include_color": options.include_color, "workers": options.workers or os.cpu_count(),
                     "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
+                    "provenance": options.provenance,
                     "shard": f"{shard[0]}/{shard[1]}" if shard else None},
         "summary": {**counts(records), "metrics": metric_summary(records)},
         "ignored": dict(sorted(ignored.items())),
