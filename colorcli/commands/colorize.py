@@ -29,6 +29,9 @@ REPORT_NAME = "colorcli-report.json"
               help="Model input size (a multiple of the model's size unit; default: its native size).")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them).")
 @click.option("--include-color", is_flag=True, help="Also colorize images taken for colour photographs (the report gives each file's reason).")
+@click.option("--mount", "mount", default="auto", show_default=True, type=click.Choice(["auto", "off"]),
+              help="Find a print on its card or album page: decide and colorize the print alone and keep the "
+                   "card as scanned (the report gives print: [x, y, w, h]); off takes every scan as one picture.")
 @click.option("--format", "fmt", default="keep", show_default=True, type=click.Choice(["keep", "png", "jpg", "tif"]),
               help="Output format; keep writes each input's own format (GIF becomes PNG; JPEG 2000 is written "
                    "losslessly, 8 or 16 bit).")
@@ -43,7 +46,7 @@ REPORT_NAME = "colorcli-report.json"
                    "and N from a SLURM array, auto/N takes K from a Kubernetes Indexed Job's "
                    "JOB_COMPLETION_INDEX (N = its completions); each shard writes its own report.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
-def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
+def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, mount, fmt,
              ref, report, sheet, shard, quiet):
     """Colorize grayscale images, mirroring folders under --out.
 
@@ -56,7 +59,9 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
 
     Grey scans and monochrome prints that are toned, faded, stained or captioned in ink are colorized
     from their lightness alone; colour photographs and hand-tinted prints (several separate hues, or
-    colour no print tone or paper cast explains) are skipped, with the reason in the report.
+    colour no print tone or paper cast explains) are skipped, with the reason in the report. A print
+    mounted on a card or album page is found and decided and colorized alone; the card keeps the scan's own
+    pixels (--mount off takes the whole scan as one picture).
 
     \b
     Examples:
@@ -79,7 +84,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     from colorcli.commands._progress import Progress
 
     options = pipeline.Options(out=out, fmt=fmt, overwrite=overwrite, include_color=include_color,
-                               workers=workers, batch_size=batch_size, ref=ref)
+                               workers=workers, batch_size=batch_size, ref=ref, mount=mount)
     shard_spec = pipeline.parse_shard(shard)
     references = pipeline.index_references(ref) if ref else None
     ignored = Counter()
@@ -150,7 +155,8 @@ def _report(records, outcome, colorizer, options, inputs, shard, started, ignore
         "size": colorizer.size,
         "inputs": [str(Path(p).resolve()) for p in inputs],
         "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
-                    "include_color": options.include_color, "workers": options.workers or os.cpu_count(),
+                    "include_color": options.include_color, "mount": options.mount,
+                    "workers": options.workers or os.cpu_count(),
                     "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
                     "shard": f"{shard[0]}/{shard[1]}" if shard else None},
         "summary": {**counts(records), "metrics": metric_summary(records)},

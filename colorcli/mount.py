@@ -1,0 +1,432 @@
+"""Find the photograph on its mount: a print on a card (cabinet card, carte de visite) or on an album page.
+
+What a mount looks like, and what this search assumes:
+
+- The card or page is one even colour (cream, grey-green, black, maroon) with little texture, around the
+  print on all four sides. Its own edge may be bevelled or rounded and the scanner's lid may show past it:
+  its colour is sampled on a band a little inside the scan's edge, where neither is.
+- Things printed on the card (a studio's name in gold or coloured ink, a ruled line) are thin: closing the
+  card's mask over a few pixels takes them in.
+- The print is a rectangle with straight edges, turned by a few degrees at most. Where its content matches
+  the card (black shadows on a black page, a pale sky on a cream card) the card seems to run into it, but
+  only along part of an edge: each edge is the straight line most of its boundary points agree on.
+- A rectangle of card colour inside a scanner's background is a card: the search runs again inside it.
+
+The search runs on a copy about 384 px on its long side; each edge is then found again on the scan itself,
+from short profiles across it, to the pixel. A scan where no such rectangle is found is one picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_WORK = 384  # long side of the copy searched
+_BAND = (0.025, 0.05)  # the card's colour is sampled this far in from the scan's edges (past bevels and corners)
+_CARD_SHARE = 0.4  # of that band at least this share in the card's colour: an even card or page
+_CARD_DISTANCE = (6.0, 18.0)  # colour distance (Lab) that still counts as card: 2.5x the band's spread, within these
+_CARD_TEXTURE = 2.0  # local standard deviation of L a card may have, at least (else 3x its band's median)
+_CLOSE = 5  # px of the copy: ink on the card (imprints, ruled lines) thinner than this is taken in
+_MIN_AREA = 0.015  # a print covers this share of the scan at least
+_MIN_SIDE = 0.08  # and this share of the scan's shorter side across
+_MAX_AREA = 0.97  # and leaves some card
+_MAX_TURN = 3.0  # degrees a print may be turned on its mount
+_SLOPES = np.tan(np.radians(np.arange(-_MAX_TURN, _MAX_TURN + 0.01, 0.5)))  # the copy's edges; the scan's to 0.05°
+_EDGE_AGREEMENT = 0.4  # share of an edge's boundary points on its line, at least
+_SOLID = 0.5  # share of the rectangle the print's pixels fill, at least (the rest: card colour run into it)
+_OUTSIDE_CARD = 0.5  # share of a band just outside the rectangle that is card, at least
+_DEPTH = 2  # rectangles looked for inside a found one (a card on the scanner's background, then its print)
+_REFINE_SAMPLES = 64  # profiles across each edge on the scan
+_STEP_WIDTH = 2  # px averaged each side of a step in a profile
+_MIN_STEP = 6.0  # sum over channels of a step's height (8-bit units) that counts as an edge
+
+
+@dataclass(frozen=True)
+class Print:
+    """A print's edges on the scan: top and bottom as y = a x + b, left and right as x = a y + b, in pixel
+    coordinates (pixel centres at integers; an edge lies between the card's last pixel and the print's first)."""
+
+    top: tuple[float, float]
+    bottom: tuple[float, float]
+    left: tuple[float, float]
+    right: tuple[float, float]
+
+    @property
+    def corners(self) -> np.ndarray:
+        """(4, 2) x, y of the top-left, top-right, bottom-right and bottom-left corners."""
+        return np.array([_meet(self.top, self.left), _meet(self.top, self.right),
+                         _meet(self.bottom, self.right), _meet(self.bottom, self.left)])
+
+    @property
+    def angle(self) -> float:
+        """Degrees the print is turned (clockwise positive), the mean of its four edges."""
+        return float(np.degrees(np.mean([np.arctan(self.top[0]), np.arctan(self.bottom[0]),
+                                         -np.arctan(self.left[0]), -np.arctan(self.right[0])])))
+
+    def bounds(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """[x, y, w, h] of the pixels the print touches, within a scan of this shape."""
+        corners = self.corners
+        x0, y0 = np.floor(corners.min(axis=0) + 0.5).astype(int)
+        x1, y1 = np.ceil(corners.max(axis=0) - 0.5).astype(int) + 1
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+        return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+    def inside(self, shape: tuple[int, ...], inset: float = 0.0) -> tuple[int, int, int, int]:
+        """[x, y, w, h] of an upright rectangle within the print, `inset` of its size in from each edge."""
+        tl, tr, br, bl = self.corners
+        x0, x1 = max(tl[0], bl[0]), min(tr[0], br[0])
+        y0, y1 = max(tl[1], tr[1]), min(bl[1], br[1])
+        dx, dy = inset * (x1 - x0), inset * (y1 - y0)
+        x0, x1 = max(int(np.ceil(x0 + dx)), 0), min(int(np.floor(x1 - dx)), shape[1] - 1)
+        y0, y1 = max(int(np.ceil(y0 + dy)), 0), min(int(np.floor(y1 - dy)), shape[0] - 1)
+        return x0, y0, max(x1 - x0 + 1, 1), max(y1 - y0 + 1, 1)
+
+    def sides(self, top: int, bottom: int, left: int, right: int) -> list[np.ndarray]:
+        """How far inside each edge (top, bottom, left, right; px, negative outside) each pixel centre of rows
+        top..bottom and columns left..right lies: four (bottom - top, right - left) float32 arrays."""
+        y = np.arange(top, bottom, dtype=np.float32)[:, None]
+        x = np.arange(left, right, dtype=np.float32)[None, :]
+        return [(y - np.float32(self.top[0]) * x - np.float32(self.top[1])) / np.float32(np.hypot(1.0, self.top[0])),
+                (np.float32(self.bottom[0]) * x + np.float32(self.bottom[1]) - y) / np.float32(np.hypot(1.0, self.bottom[0])),
+                (x - np.float32(self.left[0]) * y - np.float32(self.left[1])) / np.float32(np.hypot(1.0, self.left[0])),
+                (np.float32(self.right[0]) * y + np.float32(self.right[1]) - x) / np.float32(np.hypot(1.0, self.right[0]))]
+
+    def depth(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+        """How far inside the print (px, negative outside) each pixel centre of rows top..bottom and columns
+        left..right lies: its distance to the nearest edge, (bottom - top, right - left) float32."""
+        t, b, l, r = self.sides(top, bottom, left, right)
+        return np.minimum(np.minimum(t, b), np.minimum(l, r))
+
+
+@dataclass(frozen=True)
+class Mount:
+    """What was found: the prints (none when the scan is one picture) and a line for a person. several:
+    more than one picture on the page, not each found, so the page is taken as one picture."""
+
+    prints: tuple[Print, ...]
+    reason: str
+    several: bool = False
+
+    def report(self, shape: tuple[int, ...]) -> dict:
+        """The report's fields: print ([x, y, w, h] of a single print, else null), prints (each one's, on a
+        page of several), mount (the reason)."""
+        boxes = [list(p.bounds(shape)) for p in self.prints]
+        fields = {"print": boxes[0] if len(boxes) == 1 else None, "mount": self.reason}
+        if len(boxes) > 1:
+            fields["prints"] = boxes
+        return fields
+
+
+OFF = Mount((), "not looked for (--mount off)")
+
+
+def _meet(horizontal: tuple[float, float], vertical: tuple[float, float]) -> tuple[float, float]:
+    """Where y = a1 x + b1 meets x = a2 y + b2."""
+    (a1, b1), (a2, b2) = horizontal, vertical
+    x = (a2 * b1 + b2) / (1.0 - a1 * a2)
+    return x, a1 * x + b1
+
+
+def _work_copy(pixels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Lab (float32, (h, w, 3)) of the scan shrunk by a whole factor to about _WORK px, and the factor.
+    A whole factor makes OpenCV's area resize a block mean: a third of the cost of any other."""
+    height, width = pixels.shape[:2]
+    factor = max(1, round(max(height, width) / _WORK))
+    h, w = height // factor, width // factor
+    small = pixels[:h * factor, :w * factor]
+    if factor > 1:
+        small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
+    small = small.astype(np.float32) * np.float32(1.0 / (65535.0 if pixels.dtype == np.uint16 else 255.0))
+    if small.ndim == 2:
+        small = cv2.merge([small, small, small])
+    return cv2.cvtColor(small, cv2.COLOR_RGB2Lab), factor
+
+
+def _texture(L: np.ndarray) -> np.ndarray:
+    """Standard deviation of L over each pixel's 3x3 neighbourhood."""
+    mean = cv2.blur(L, (3, 3))
+    return np.sqrt(np.maximum(cv2.blur(L * L, (3, 3)) - mean * mean, 0.0))
+
+
+def _band(shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    inner, outer = (max(1, round(f * min(h, w))) for f in _BAND)
+    band = np.zeros((h, w), bool)
+    band[inner:h - inner, inner:w - inner] = True
+    band[outer:h - outer, outer:w - outer] = False
+    return band
+
+
+@dataclass(frozen=True)
+class _Card:
+    mask: np.ndarray  # card-coloured pixels of the copy, ink on it taken in
+    close: np.ndarray  # pixels very near the card's colour
+    share: float  # of the band sampled, the share in the card's colour
+
+
+def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
+    band = _band(lab.shape[:2])
+    colour = np.median(lab[band], axis=0).astype(np.float32)
+    difference = lab - colour
+    distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
+    reach = float(np.clip(2.5 * np.sqrt(np.percentile(distance[band], 60)), *_CARD_DISTANCE))
+    smooth = max(_CARD_TEXTURE, 3.0 * float(np.median(texture[band])))
+    card = ((distance < reach * reach) & (texture < smooth)).astype(np.uint8)
+    share = float(card[band].mean())
+    card = cv2.morphologyEx(card, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (_CLOSE, _CLOSE)))
+    return _Card(card.astype(bool), distance < _CARD_DISTANCE[0] ** 2, share)
+
+
+def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer: int = 0,
+              tolerance: float = 1.0) -> tuple[float, float, float] | None:
+    """The straight line across = a * along + b that most of the points (one or more per position along)
+    lie within `tolerance` of, for a in `slopes`: (a, b, share of the positions on it). Among lines nearly as
+    well supported (0.6 of the best), prefer > 0 takes the one with the greatest b, < 0 the least.
+    Written here rather than with cv2.HoughLines: the slope is known to within a few degrees and the points
+    are few, so one histogram of offsets per slope is simpler and exact."""
+    if along.size == 0:
+        return None
+    centre = float(along.mean())
+    offsets = across[None, :] - slopes[:, None] * (along[None, :] - centre)
+    lo = np.floor(offsets.min()) - 1.0
+    bins = np.floor(offsets - lo).astype(np.intp)
+    size = int(bins.max()) + 2
+    counts = np.bincount((np.arange(len(slopes))[:, None] * size + bins).ravel(),
+                         minlength=len(slopes) * size).reshape(len(slopes), size)
+    reach = max(1, int(round(tolerance)))
+    running = np.cumsum(np.pad(counts, ((0, 0), (reach + 1, reach))), axis=1)
+    support = running[:, 2 * reach + 1:] - running[:, :size]  # bins i - reach .. i + reach
+    strong = support >= 0.6 * support.max()
+    if prefer:
+        bins_of = np.flatnonzero(strong.any(axis=0))
+        edge = bins_of.max() if prefer > 0 else bins_of.min()
+        nearby = np.zeros_like(strong)
+        nearby[:, max(edge - 1, 0):edge + 2] = True
+        slope, index = np.unravel_index(np.argmax(np.where(nearby, support, -1)), support.shape)
+    else:
+        slope, index = np.unravel_index(np.argmax(support), support.shape)
+    a, b = float(slopes[slope]), float(lo + index + 0.5)
+    near = np.abs(across - (a * (along - centre) + b)) <= tolerance + 0.5
+    if np.count_nonzero(near) >= 2 and np.ptp(along[near]) > 0:  # least squares on the points that chose it
+        t = along[near] - centre
+        t_mean, u_mean = t.mean(), across[near].mean()
+        a = float(np.dot(t - t_mean, across[near] - u_mean) / np.dot(t - t_mean, t - t_mean))
+        b = u_mean - a * t_mean
+    elif np.count_nonzero(near):
+        b = float(np.mean(across[near]))
+    share = len(np.unique(along[near])) / len(np.unique(along))
+    return float(a), float(b - a * centre), float(share)
+
+
+def _coarse_edges(region: np.ndarray) -> dict[str, tuple[float, float, float]] | None:
+    """The four edges of a component (a bool mask of the copy) from its boundary points, each the line most
+    of them agree on: {side: (a, b, share)}, in the copy's pixel coordinates (edges between pixels)."""
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+    columns = np.arange(x0 + (x1 - x0) // 10, x1 - (x1 - x0) // 10 + 1)
+    rows = np.arange(y0 + (y1 - y0) // 10, y1 - (y1 - y0) // 10 + 1)
+    if columns.size < 3 or rows.size < 3:
+        return None
+    cols = region[:, columns]
+    lines = region[rows, :]
+    has_col, has_row = cols.any(axis=0), lines.any(axis=1)
+    first_y = np.argmax(cols, axis=0)
+    last_y = region.shape[0] - 1 - np.argmax(cols[::-1], axis=0)
+    first_x = np.argmax(lines, axis=1)
+    last_x = region.shape[1] - 1 - np.argmax(lines[:, ::-1], axis=1)
+    fits = {
+        "top": _fit_edge(columns[has_col].astype(float), first_y[has_col] - 0.5, _SLOPES),
+        "bottom": _fit_edge(columns[has_col].astype(float), last_y[has_col] + 0.5, _SLOPES),
+        "left": _fit_edge(rows[has_row].astype(float), first_x[has_row] - 0.5, _SLOPES),
+        "right": _fit_edge(rows[has_row].astype(float), last_x[has_row] + 0.5, _SLOPES),
+    }
+    return None if any(f is None for f in fits.values()) else fits
+
+
+def _print_of(lines: dict) -> Print:
+    return Print(*(tuple(lines[side][:2]) for side in ("top", "bottom", "left", "right")))
+
+
+def _scaled(p: Print, factor: int) -> Print:
+    """A print found on the copy, in the scan's pixel coordinates: copy coordinate c is scan coordinate
+    (c + 0.5) * factor - 0.5, so across = a * along + b becomes across = a * along + (b + 0.5) * factor - 0.5
+    + a * (1 - factor) / 2."""
+
+    def scale(line):
+        a, b = line
+        return a, (b + 0.5) * factor - 0.5 + 0.5 * a * (1 - factor)
+
+    return Print(*(scale(line) for line in (p.top, p.bottom, p.left, p.right)))
+
+
+def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarray) -> str | None:
+    """Why the rectangle of these edges is not a print on its mount, or None when it is."""
+    weak = [side for side, (_, _, share) in lines.items() if share < _EDGE_AGREEMENT]
+    if weak:
+        return f"no straight {' or '.join(weak)} edge"
+    turns = {side: np.degrees(np.arctan(a)) for side, (a, _, _) in lines.items()}
+    if (abs(turns["top"] - turns["bottom"]) > 1.0 or abs(turns["left"] - turns["right"]) > 1.0
+            or abs(turns["top"] + turns["left"]) > 1.5):
+        return "edges not square"
+    p = _print_of(lines)
+    h, w = region.shape
+    sides = p.sides(0, h, 0, w)
+    depth = np.minimum(np.minimum(sides[0], sides[1]), np.minimum(sides[2], sides[3]))
+    inside = depth > 0.5
+    area = np.count_nonzero(inside)
+    if area < _MIN_AREA * h * w:
+        return "too small"
+    if area > _MAX_AREA * h * w:
+        return "no card around it"
+    if np.count_nonzero(region & inside) < _SOLID * area:
+        return "not a solid rectangle"
+    for name, side in zip(("top", "bottom", "left", "right"), sides):
+        ring = (side < -1.5) & (side > -4.5) & (depth > side - 0.5)  # just outside this edge, along it
+        if np.count_nonzero(ring) < 8 or card[ring].mean() < _OUTSIDE_CARD:
+            return f"no card beyond its {name} edge"
+    if raw_card[inside].mean() > 0.5:
+        return "card colour inside"
+    return None
+
+
+def _search(lab: np.ndarray, depth: int) -> tuple[list[Print], str, bool]:
+    """Prints on the copy `lab` (in its coordinates), the reason, and whether several pictures were seen
+    but not each found."""
+    L = np.ascontiguousarray(lab[..., 0])
+    texture = _texture(L)
+    card = _card(lab, texture)
+    if card.share < _CARD_SHARE:
+        return [], f"no mount: the border is not an even card or page ({card.share:.0%} of it one colour)", False
+    h, w = card.mask.shape
+    edge = max(1, round(_BAND[0] * min(h, w)))
+    pictures = np.zeros((h, w), np.uint8)  # what is not card, the card's own edge (bevel, corners) left out
+    pictures[edge:h - edge, edge:w - edge] = ~card.mask[edge:h - edge, edge:w - edge]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(pictures, connectivity=4)
+    found, failures = [], []
+    for index in range(1, count):
+        x, y, bw, bh, pixels = stats[index]
+        if bw * bh < _MIN_AREA * h * w or min(bw, bh) < _MIN_SIDE * min(h, w) or pixels < 0.3 * bw * bh:
+            continue  # ink on the card: a line of text, a ruled line, a stamp
+        region = labels == index
+        lines = _coarse_edges(region)
+        why = "no edges" if lines is None else _check(lines, region, card.mask, card.close)
+        if why:
+            failures.append(why)
+        else:
+            found.append(_print_of(lines))
+    if len(found) == 1 and not failures and depth < _DEPTH:
+        inner = _inner_search(lab, found[0], depth)
+        if inner is not None:
+            return inner
+    if found and failures:
+        return [], (f"several pictures on the page, {len(found)} of {len(found) + len(failures)} found as "
+                    f"rectangles: taken as one picture"), True
+    if not found:
+        return [], "no mount: " + (failures[0] if failures else "nothing on the card"), False
+    return found, "", False
+
+
+def _inner_search(lab: np.ndarray, outer: Print, depth: int) -> tuple[list[Print], str, bool] | None:
+    """Prints inside a found rectangle (a card on the scanner's background), or None if it has none."""
+    x, y, w, h = outer.inside(lab.shape, inset=0.01)
+    if min(w, h) < 32:
+        return None
+    prints, reason, several = _search(lab[y:y + h, x:x + w], depth + 1)
+    if not prints:
+        return None
+    return [_shifted(p, x, y) for p in prints], reason, several
+
+
+def _shifted(p: Print, dx: float, dy: float) -> Print:
+    """The same edges with the origin moved by (-dx, -dy)."""
+    return Print(top=(p.top[0], p.top[1] + dy - p.top[0] * dx), bottom=(p.bottom[0], p.bottom[1] + dy - p.bottom[0] * dx),
+                 left=(p.left[0], p.left[1] + dx - p.left[0] * dy), right=(p.right[0], p.right[1] + dx - p.right[0] * dy))
+
+
+def _profiles(pixels: np.ndarray, side: str, line: tuple[float, float], along: np.ndarray,
+              reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles across an edge at positions `along` (ints), each the mean of 3 lines of pixels, 8-bit scale:
+    (positions, length, channels) float32, and the scan coordinate of each profile's first pixel."""
+    a, b = line
+    height, width = pixels.shape[:2]
+    extent = width if side in ("left", "right") else height
+    start = np.clip(np.round(a * along + b).astype(int) - reach, 0, max(extent - 2 * reach - 1, 0))
+    across = start[:, None] + np.arange(min(2 * reach + 1, extent))[None, :]
+    neighbours = np.clip(along[:, None] + np.array([-1, 0, 1])[None, :],
+                         0, (height if side in ("left", "right") else width) - 1)
+    if side in ("left", "right"):
+        samples = pixels[neighbours[:, :, None], across[:, None, :]]
+    else:
+        samples = pixels[across[:, None, :], neighbours[:, :, None]]
+    samples = samples.astype(np.float32).mean(axis=1)
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    if pixels.dtype == np.uint16:
+        samples *= np.float32(255.0 / 65535.0)
+    return samples, start
+
+
+def _steps(profiles: np.ndarray) -> np.ndarray:
+    """Height of the step at each boundary k of each profile (between its pixels k-1 and k): the difference
+    of the means of _STEP_WIDTH pixels on either side, summed over channels; 0 where it cannot be measured."""
+    n = profiles.shape[1]
+    sums = np.concatenate([np.zeros_like(profiles[:, :1]), np.cumsum(profiles, axis=1)], axis=1)
+    width = _STEP_WIDTH
+    steps = np.zeros(profiles.shape[:2], np.float32)
+    k = np.arange(width, n - width + 1)
+    if k.size:
+        after = sums[:, k + width] - sums[:, k]
+        before = sums[:, k] - sums[:, k - width]
+        steps[:, k] = np.abs(after - before).sum(axis=2) / width
+    return steps
+
+
+def _refine(pixels: np.ndarray, coarse: Print, factor: int) -> Print:
+    """Each edge found again on the scan itself: the innermost straight line of steps across it near the
+    copy's edge. An edge that cannot be seen keeps the copy's line, moved inwards by its uncertainty."""
+    reach = int(1.5 * factor + 3)
+    corners = coarse.corners
+    spans = {"top": (corners[0, 0], corners[1, 0]), "bottom": (corners[3, 0], corners[2, 0]),
+             "left": (corners[0, 1], corners[3, 1]), "right": (corners[1, 1], corners[2, 1])}
+    inward = {"top": 1, "left": 1, "bottom": -1, "right": -1}
+    lines = {}
+    for side in ("top", "bottom", "left", "right"):
+        line = getattr(coarse, side)
+        lo, hi = spans[side]
+        margin = 0.1 * (hi - lo)
+        count = int(min(_REFINE_SAMPLES, max(3, (hi - lo) // 4)))
+        along = np.unique(np.linspace(lo + margin, hi - margin, count).round().astype(int))
+        limit = pixels.shape[0 if side in ("left", "right") else 1] - 1
+        along = along[(along >= 0) & (along <= limit)]
+        profiles, start = _profiles(pixels, side, line, along, reach)
+        steps = _steps(profiles)
+        peak = steps.max(axis=1, keepdims=True)
+        padded = np.pad(steps, ((0, 0), (1, 1)))
+        maxima = ((steps >= padded[:, :-2]) & (steps >= padded[:, 2:]) & (steps >= 0.5 * peak)
+                  & (steps >= _MIN_STEP))
+        rows, ks = np.nonzero(maxima)
+        slopes = line[0] + np.tan(np.radians(np.arange(-0.5, 0.51, 0.05)))
+        fit = _fit_edge(along[rows].astype(float), start[rows] + ks - 0.5, slopes, prefer=inward[side])
+        if fit is None or fit[2] < 0.3:
+            a, b = line
+            lines[side] = (a, b + inward[side] * (0.5 * factor + 1))
+        else:
+            lines[side] = fit[:2]
+    return Print(lines["top"], lines["bottom"], lines["left"], lines["right"])
+
+
+def find(pixels: np.ndarray) -> Mount:
+    """The print or prints on a scan (grey (H, W) or RGB (H, W, 3), 8 or 16 bit), with the reason."""
+    lab, factor = _work_copy(pixels)
+    prints, reason, several = _search(lab, 0)
+    if not prints:
+        return Mount((), reason, several)
+    found = tuple(_refine(pixels, _scaled(p, factor), factor) for p in prints)
+    if len(found) > 1:
+        return Mount(found, f"{len(found)} prints on an album page, each decided and colorized on its own")
+    x, y, w, h = found[0].bounds(pixels.shape)
+    share = w * h / (pixels.shape[0] * pixels.shape[1])
+    return Mount(found, f"print on a card or page ({share:.0%} of the scan, turned {found[0].angle:.1f}°)")
