@@ -24,19 +24,24 @@ import cv2
 import numpy as np
 
 _WORK = 384  # long side of the copy searched
-_BAND = (0.025, 0.05)  # the card's colour is sampled this far in from the scan's edges (past bevels and corners)
+_BAND = (0.02, 0.05)  # the card's colour is sampled this far in from the scan's edges (past bevels and corners)
 _CARD_SHARE = 0.4  # of that band at least this share in the card's colour: an even card or page
 _CARD_DISTANCE = (6.0, 18.0)  # colour distance (Lab) that still counts as card: 2.5x the band's spread, within these
 _CARD_TEXTURE = 2.0  # local standard deviation of L a card may have, at least (else 3x its band's median)
 _CLOSE = 5  # px of the copy: ink on the card (imprints, ruled lines) thinner than this is taken in
 _MIN_AREA = 0.015  # a print covers this share of the scan at least
 _MIN_SIDE = 0.08  # and this share of the scan's shorter side across
+_ALONE = 0.1  # a print alone on its card covers this share of it at least
+_ASPECT = 4.0  # and is no longer than this times its width
 _MAX_AREA = 0.97  # and leaves some card
 _MAX_TURN = 3.0  # degrees a print may be turned on its mount
 _SLOPES = np.tan(np.radians(np.arange(-_MAX_TURN, _MAX_TURN + 0.01, 0.5)))  # the copy's edges; the scan's to 0.05°
 _EDGE_AGREEMENT = 0.4  # share of an edge's boundary points on its line, at least
 _SOLID = 0.5  # share of the rectangle the print's pixels fill, at least (the rest: card colour run into it)
 _OUTSIDE_CARD = 0.5  # share of a band just outside the rectangle that is card, at least
+_EVEN = 0.6  # share of the scan around the prints in the card's colour, at least
+_EVEN_CARD = 0.85  # and of a card found on the scanner's background, around its print
+_CARD_SPREAD = 5.0  # whose colour is within this distance (Lab) on 60% of it: a card, not a picture's blur
 _DEPTH = 2  # rectangles looked for inside a found one (a card on the scanner's background, then its print)
 _REFINE_SAMPLES = 64  # profiles across each edge on the scan
 _STEP_WIDTH = 2  # px averaged each side of a step in a profile
@@ -146,9 +151,11 @@ def _work_copy(pixels: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _texture(L: np.ndarray) -> np.ndarray:
-    """Standard deviation of L over each pixel's 3x3 neighbourhood."""
+    """Standard deviation of L over a 3x3 neighbourhood: the least of those a pixel is in, so that an even
+    pixel beside an edge counts as even."""
     mean = cv2.blur(L, (3, 3))
-    return np.sqrt(np.maximum(cv2.blur(L * L, (3, 3)) - mean * mean, 0.0))
+    spread = np.sqrt(np.maximum(cv2.blur(L * L, (3, 3)) - mean * mean, 0.0))
+    return cv2.erode(spread, np.ones((3, 3), np.uint8))
 
 
 def _band(shape: tuple[int, int]) -> np.ndarray:
@@ -165,6 +172,7 @@ class _Card:
     mask: np.ndarray  # card-coloured pixels of the copy, ink on it taken in
     close: np.ndarray  # pixels very near the card's colour
     share: float  # of the band sampled, the share in the card's colour
+    spread: float  # colour distance (Lab) from the card's colour that 60% of the band is within
 
 
 def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
@@ -172,19 +180,21 @@ def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
     colour = np.median(lab[band], axis=0).astype(np.float32)
     difference = lab - colour
     distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
-    reach = float(np.clip(2.5 * np.sqrt(np.percentile(distance[band], 60)), *_CARD_DISTANCE))
+    spread = float(np.sqrt(np.percentile(distance[band], 60)))
+    reach = float(np.clip(2.5 * spread, *_CARD_DISTANCE))
     smooth = max(_CARD_TEXTURE, 3.0 * float(np.median(texture[band])))
     card = ((distance < reach * reach) & (texture < smooth)).astype(np.uint8)
     share = float(card[band].mean())
     card = cv2.morphologyEx(card, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (_CLOSE, _CLOSE)))
-    return _Card(card.astype(bool), distance < _CARD_DISTANCE[0] ** 2, share)
+    return _Card(card.astype(bool), distance < _CARD_DISTANCE[0] ** 2, share, spread)
 
 
-def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer: int = 0,
+def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer: int = 0, floor: float = 0.0,
               tolerance: float = 1.0) -> tuple[float, float, float] | None:
     """The straight line across = a * along + b that most of the points (one or more per position along)
     lie within `tolerance` of, for a in `slopes`: (a, b, share of the positions on it). Among lines nearly as
-    well supported (0.6 of the best), prefer > 0 takes the one with the greatest b, < 0 the least.
+    well supported (0.6 of the best, and `floor` of the positions), prefer > 0 takes the one with the
+    greatest b, < 0 the least.
     Written here rather than with cv2.HoughLines: the slope is known to within a few degrees and the points
     are few, so one histogram of offsets per slope is simpler and exact."""
     if along.size == 0:
@@ -199,8 +209,8 @@ def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer:
     reach = max(1, int(round(tolerance)))
     running = np.cumsum(np.pad(counts, ((0, 0), (reach + 1, reach))), axis=1)
     support = running[:, 2 * reach + 1:] - running[:, :size]  # bins i - reach .. i + reach
-    strong = support >= 0.6 * support.max()
-    if prefer:
+    strong = support >= max(0.6 * support.max(), floor * len(np.unique(along)))
+    if prefer and strong.any():
         bins_of = np.flatnonzero(strong.any(axis=0))
         edge = bins_of.max() if prefer > 0 else bins_of.min()
         nearby = np.zeros_like(strong)
@@ -210,14 +220,16 @@ def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer:
         slope, index = np.unravel_index(np.argmax(support), support.shape)
     a, b = float(slopes[slope]), float(lo + index + 0.5)
     near = np.abs(across - (a * (along - centre) + b)) <= tolerance + 0.5
-    if np.count_nonzero(near) >= 2 and np.ptp(along[near]) > 0:  # least squares on the points that chose it
+    share = len(np.unique(along[near])) / len(np.unique(along))
+    for _ in range(2):  # least squares on the points near the line, twice: the histogram's bins are coarse
+        if np.count_nonzero(near) < 2 or np.ptp(along[near]) == 0:
+            break
         t = along[near] - centre
         t_mean, u_mean = t.mean(), across[near].mean()
-        a = float(np.dot(t - t_mean, across[near] - u_mean) / np.dot(t - t_mean, t - t_mean))
+        fitted = float(np.dot(t - t_mean, across[near] - u_mean) / np.dot(t - t_mean, t - t_mean))
+        a = float(np.clip(fitted, slopes.min(), slopes.max()))
         b = u_mean - a * t_mean
-    elif np.count_nonzero(near):
-        b = float(np.mean(across[near]))
-    share = len(np.unique(along[near])) / len(np.unique(along))
+        near = np.abs(across - (a * (along - centre) + b)) <= tolerance
     return float(a), float(b - a * centre), float(share)
 
 
@@ -237,11 +249,12 @@ def _coarse_edges(region: np.ndarray) -> dict[str, tuple[float, float, float]] |
     last_y = region.shape[0] - 1 - np.argmax(cols[::-1], axis=0)
     first_x = np.argmax(lines, axis=1)
     last_x = region.shape[1] - 1 - np.argmax(lines[:, ::-1], axis=1)
+    # the innermost of the well supported lines: a caption or stamp touching the print lies outside it
     fits = {
-        "top": _fit_edge(columns[has_col].astype(float), first_y[has_col] - 0.5, _SLOPES),
-        "bottom": _fit_edge(columns[has_col].astype(float), last_y[has_col] + 0.5, _SLOPES),
-        "left": _fit_edge(rows[has_row].astype(float), first_x[has_row] - 0.5, _SLOPES),
-        "right": _fit_edge(rows[has_row].astype(float), last_x[has_row] + 0.5, _SLOPES),
+        "top": _fit_edge(columns[has_col].astype(float), first_y[has_col] - 0.5, _SLOPES, 1, _EDGE_AGREEMENT),
+        "bottom": _fit_edge(columns[has_col].astype(float), last_y[has_col] + 0.5, _SLOPES, -1, _EDGE_AGREEMENT),
+        "left": _fit_edge(rows[has_row].astype(float), first_x[has_row] - 0.5, _SLOPES, 1, _EDGE_AGREEMENT),
+        "right": _fit_edge(rows[has_row].astype(float), last_x[has_row] + 0.5, _SLOPES, -1, _EDGE_AGREEMENT),
     }
     return None if any(f is None for f in fits.values()) else fits
 
@@ -262,17 +275,24 @@ def _scaled(p: Print, factor: int) -> Print:
     return Print(*(scale(line) for line in (p.top, p.bottom, p.left, p.right)))
 
 
+_SHAPED = ("no card beyond", "card colour along", "card colour inside")  # failures of a rectangle's mount
+
+
 def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarray) -> str | None:
     """Why the rectangle of these edges is not a print on its mount, or None when it is."""
     weak = [side for side, (_, _, share) in lines.items() if share < _EDGE_AGREEMENT]
     if weak:
         return f"no straight {' or '.join(weak)} edge"
     turns = {side: np.degrees(np.arctan(a)) for side, (a, _, _) in lines.items()}
-    if (abs(turns["top"] - turns["bottom"]) > 1.0 or abs(turns["left"] - turns["right"]) > 1.0
-            or abs(turns["top"] + turns["left"]) > 1.5):
+    h, w = region.shape
+    ys, xs = np.nonzero(region)
+    # a slope fitted to boundary points a pixel apart over n of them is good to about 2 px / n
+    slack = {"wide": max(1.0, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(xs) + 1)))),
+             "tall": max(1.0, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(ys) + 1))))}
+    if (abs(turns["top"] - turns["bottom"]) > 2 * slack["wide"] or abs(turns["left"] - turns["right"]) > 2 * slack["tall"]
+            or abs(turns["top"] + turns["left"]) > slack["wide"] + slack["tall"]):
         return "edges not square"
     p = _print_of(lines)
-    h, w = region.shape
     sides = p.sides(0, h, 0, w)
     depth = np.minimum(np.minimum(sides[0], sides[1]), np.minimum(sides[2], sides[3]))
     inside = depth > 0.5
@@ -284,60 +304,86 @@ def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarr
     if np.count_nonzero(region & inside) < _SOLID * area:
         return "not a solid rectangle"
     for name, side in zip(("top", "bottom", "left", "right"), sides):
-        ring = (side < -1.5) & (side > -4.5) & (depth > side - 0.5)  # just outside this edge, along it
+        ring = (side < -1.5) & (side > -3.5) & (depth > side - 0.5)  # just outside this edge, along it
         if np.count_nonzero(ring) < 8 or card[ring].mean() < _OUTSIDE_CARD:
             return f"no card beyond its {name} edge"
+        rim = (side > 0.5) & (side < 4.5) & (depth > side - 0.5)  # just inside it: print, not card around ink
+        if raw_card[rim].mean() > _OUTSIDE_CARD:
+            return f"card colour along its {name} edge"
     if raw_card[inside].mean() > 0.5:
         return "card colour inside"
     return None
 
 
-def _search(lab: np.ndarray, depth: int) -> tuple[list[Print], str, bool]:
-    """Prints on the copy `lab` (in its coordinates), the reason, and whether several pictures were seen
-    but not each found."""
+@dataclass(frozen=True)
+class _Found:
+    prints: list[Print]  # in the coordinates of the copy searched
+    reason: str
+    several: bool = False  # several pictures seen, not each found
+    even: float = 0.0  # share of what lies around the prints (the card's own edge left out) in card colour
+    spread: float = 0.0  # the card's colour spread (see _Card)
+
+
+def _search(lab: np.ndarray, depth: int = 0) -> _Found:
+    """Prints on the copy `lab` (in its coordinates), with the reason."""
     L = np.ascontiguousarray(lab[..., 0])
     texture = _texture(L)
     card = _card(lab, texture)
     if card.share < _CARD_SHARE:
-        return [], f"no mount: the border is not an even card or page ({card.share:.0%} of it one colour)", False
+        return _Found([], f"no mount: the border is not an even card or page ({card.share:.0%} of it one colour)")
     h, w = card.mask.shape
     edge = max(1, round(_BAND[0] * min(h, w)))
     pictures = np.zeros((h, w), np.uint8)  # what is not card, the card's own edge (bevel, corners) left out
     pictures[edge:h - edge, edge:w - edge] = ~card.mask[edge:h - edge, edge:w - edge]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(pictures, connectivity=4)
-    found, failures = [], []
+    beyond = card.mask.copy()  # card for the band around a print: the card's own edge counts
+    beyond[:edge], beyond[h - edge:], beyond[:, :edge], beyond[:, w - edge:] = True, True, True, True
+    found, failures, shapes = [], [], 0  # shapes: candidates with four straight edges, found or not
     for index in range(1, count):
         x, y, bw, bh, pixels = stats[index]
         if bw * bh < _MIN_AREA * h * w or min(bw, bh) < _MIN_SIDE * min(h, w) or pixels < 0.3 * bw * bh:
             continue  # ink on the card: a line of text, a ruled line, a stamp
         region = labels == index
+        if max(region[edge].mean(), region[h - 1 - edge].mean(), region[:, edge].mean(),
+               region[:, w - 1 - edge].mean()) > 0.1:
+            continue  # along the scan's edge, not just a turned print's corner: no card between them
         lines = _coarse_edges(region)
-        why = "no edges" if lines is None else _check(lines, region, card.mask, card.close)
+        why = "no edges" if lines is None else _check(lines, region, beyond, card.close)
+        shapes += lines is not None and (why is None or why.startswith(_SHAPED))
         if why:
             failures.append(why)
         else:
             found.append(_print_of(lines))
-    if len(found) == 1 and not failures and depth < _DEPTH:
-        inner = _inner_search(lab, found[0], depth)
-        if inner is not None:
-            return inner
-    if found and failures:
-        return [], (f"several pictures on the page, {len(found)} of {len(found) + len(failures)} found as "
-                    f"rectangles: taken as one picture"), True
+    if failures and shapes >= 2:
+        return _Found([], f"several pictures on the page, {len(found)} of {len(found) + len(failures)} found "
+                          f"with straight edges and card all round: the page is taken as one picture", True)
+    if len(found) == 1:
+        ((x0, y0), (x1, y1)) = found[0].corners[[0, 2]]
+        if (x1 - x0) * (y1 - y0) < _ALONE * h * w or max(x1 - x0, y1 - y0) > _ASPECT * min(x1 - x0, y1 - y0):
+            failures.append("too small or too narrow for the print on this card")
+            found = []
     if not found:
-        return [], "no mount: " + (failures[0] if failures else "nothing on the card"), False
-    return found, "", False
+        return _Found([], "no mount: " + (failures[0] if failures else "nothing on the card"))
+    around = np.zeros((h, w), bool)
+    around[edge:h - edge, edge:w - edge] = True
+    for p in found:
+        around &= p.depth(0, h, 0, w) < -2.0
+    result = _Found(found, "", False, float(card.mask[around].mean()) if around.any() else 0.0, card.spread)
+    if len(found) == 1 and depth < _DEPTH:
+        return _inner_search(lab, result, depth) or result
+    return result
 
 
-def _inner_search(lab: np.ndarray, outer: Print, depth: int) -> tuple[list[Print], str, bool] | None:
-    """Prints inside a found rectangle (a card on the scanner's background), or None if it has none."""
-    x, y, w, h = outer.inside(lab.shape, inset=0.01)
+def _inner_search(lab: np.ndarray, outer: _Found, depth: int) -> _Found | None:
+    """Prints inside a found rectangle that is a card on the scanner's background: an even colour around
+    them, a larger share of it than any print's own border is; None if there are none."""
+    x, y, w, h = outer.prints[0].inside(lab.shape, inset=0.01)
     if min(w, h) < 32:
         return None
-    prints, reason, several = _search(lab[y:y + h, x:x + w], depth + 1)
-    if not prints:
+    inner = _search(lab[y:y + h, x:x + w], depth + 1)
+    if not inner.prints or inner.even < _EVEN_CARD or inner.spread > _CARD_SPREAD:
         return None
-    return [_shifted(p, x, y) for p in prints], reason, several
+    return _Found([_shifted(p, x, y) for p in inner.prints], inner.reason, inner.several, inner.even, inner.spread)
 
 
 def _shifted(p: Print, dx: float, dy: float) -> Print:
@@ -409,7 +455,7 @@ def _refine(pixels: np.ndarray, coarse: Print, factor: int) -> Print:
                   & (steps >= _MIN_STEP))
         rows, ks = np.nonzero(maxima)
         slopes = line[0] + np.tan(np.radians(np.arange(-0.5, 0.51, 0.05)))
-        fit = _fit_edge(along[rows].astype(float), start[rows] + ks - 0.5, slopes, prefer=inward[side])
+        fit = _fit_edge(along[rows].astype(float), start[rows] + ks - 0.5, slopes, inward[side], 0.3)
         if fit is None or fit[2] < 0.3:
             a, b = line
             lines[side] = (a, b + inward[side] * (0.5 * factor + 1))
@@ -421,10 +467,12 @@ def _refine(pixels: np.ndarray, coarse: Print, factor: int) -> Print:
 def find(pixels: np.ndarray) -> Mount:
     """The print or prints on a scan (grey (H, W) or RGB (H, W, 3), 8 or 16 bit), with the reason."""
     lab, factor = _work_copy(pixels)
-    prints, reason, several = _search(lab, 0)
-    if not prints:
-        return Mount((), reason, several)
-    found = tuple(_refine(pixels, _scaled(p, factor), factor) for p in prints)
+    result = _search(lab)
+    if not result.prints:
+        return Mount((), result.reason, result.several)
+    if result.even < _EVEN:
+        return Mount((), f"no mount: what lies around it is not an even card or page ({result.even:.0%} of it)")
+    found = tuple(_refine(pixels, _scaled(p, factor), factor) for p in result.prints)
     if len(found) > 1:
         return Mount(found, f"{len(found)} prints on an album page, each decided and colorized on its own")
     x, y, w, h = found[0].bounds(pixels.shape)

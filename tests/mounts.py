@@ -122,9 +122,9 @@ def cabinet_card(photo: np.ndarray, card: str = "cream", ink: str | None = "gold
 
 
 def album_page(photos: list[np.ndarray], page: str = "black", tone: str = "sepia", width: int = 480,
-               seed: int = 0) -> Mounted:
+               caption_gap: float = 0.13, seed: int = 0) -> Mounted:
     """An album page (4:3) with the photos as prints in a grid of two columns, of varied sizes and slight
-    turns, a caption in white ink under each."""
+    turns, a caption in white ink under each (its baseline caption_gap of a row's height below the print)."""
     rng = np.random.default_rng(seed)
     height = int(width * 0.75)
     canvas = _card_surface(height, width, CARDS[page], rng)
@@ -139,6 +139,6 @@ def album_page(photos: list[np.ndarray], page: str = "black", tone: str = "sepia
         centre = ((column + 0.5) * cell_w + rng.uniform(-4, 4), (row + 0.45) * cell_h + rng.uniform(-3, 3))
         coverage.append(_place(canvas, picture, centre, float(rng.uniform(-1.5, 1.5))))
         ink = (235, 232, 220) if page in ("black", "maroon") else (60, 50, 45)
-        _imprint(canvas, f"Summer {1901 + index}", int(centre[0]), int(centre[1] + ph / 2 + 0.07 * cell_h),
+        _imprint(canvas, f"Summer {1901 + index}", int(centre[0]), int(centre[1] + ph / 2 + caption_gap * cell_h),
                  width / 900, ink, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
     return Mounted((canvas + 0.5).astype(np.uint8), coverage)
