@@ -26,7 +26,8 @@ import numpy as np
 _WORK = 384  # long side of the copy searched
 _BAND = (0.02, 0.05)  # the card's colour is sampled this far in from the scan's edges (past bevels and corners)
 _CARD_SHARE = 0.4  # of that band at least this share in the card's colour: an even card or page
-_CARD_DISTANCE = (6.0, 18.0)  # colour distance (Lab) that still counts as card: 2.5x the band's spread, within these
+_CARD_DISTANCE = (4.0, 18.0)  # colour distance (Lab) that still counts as card: 2.5x the band's spread, within these
+_NEAR_CARD = 6.0  # colour distance (Lab) of pixels that could be card, to check a print's edges and inside
 _CARD_TEXTURE = 2.0  # local standard deviation of L a card may have, at least (else 3x its band's median)
 _CLOSE = 5  # px of the copy: ink on the card (imprints, ruled lines) thinner than this is taken in
 _MIN_AREA = 0.015  # a print covers this share of the scan at least
@@ -39,9 +40,11 @@ _SLOPES = np.tan(np.radians(np.arange(-_MAX_TURN, _MAX_TURN + 0.01, 0.5)))  # th
 _EDGE_AGREEMENT = 0.4  # share of an edge's boundary points on its line, at least
 _SOLID = 0.5  # share of the rectangle the print's pixels fill, at least (the rest: card colour run into it)
 _OUTSIDE_CARD = 0.5  # share of a band just outside the rectangle that is card, at least
+_RIM_CARD = 0.9  # share of a band just inside it that may be card colour, at most (the print's shadows on black)
 _EVEN = 0.6  # share of the scan around the prints in the card's colour, at least
 _EVEN_CARD = 0.85  # and of a card found on the scanner's background, around its print
-_CARD_SPREAD = 5.0  # whose colour is within this distance (Lab) on 60% of it: a card, not a picture's blur
+_SPREAD = 8.0  # the card's colour is within this distance (Lab) on 60% of its band: even, not a picture's
+_CARD_SPREAD = 5.0  # and within this for a card on the scanner's background (not a print's blurred backdrop)
 _DEPTH = 2  # rectangles looked for inside a found one (a card on the scanner's background, then its print)
 _REFINE_SAMPLES = 64  # profiles across each edge on the scan
 _STEP_WIDTH = 2  # px averaged each side of a step in a profile
@@ -186,7 +189,7 @@ def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
     card = ((distance < reach * reach) & (texture < smooth)).astype(np.uint8)
     share = float(card[band].mean())
     card = cv2.morphologyEx(card, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (_CLOSE, _CLOSE)))
-    return _Card(card.astype(bool), distance < _CARD_DISTANCE[0] ** 2, share, spread)
+    return _Card(card.astype(bool), distance < _NEAR_CARD ** 2, share, spread)
 
 
 def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer: int = 0, floor: float = 0.0,
@@ -307,8 +310,8 @@ def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarr
         ring = (side < -1.5) & (side > -3.5) & (depth > side - 0.5)  # just outside this edge, along it
         if np.count_nonzero(ring) < 8 or card[ring].mean() < _OUTSIDE_CARD:
             return f"no card beyond its {name} edge"
-        rim = (side > 0.5) & (side < 4.5) & (depth > side - 0.5)  # just inside it: print, not card around ink
-        if raw_card[rim].mean() > _OUTSIDE_CARD:
+        rim = (side > 0.5) & (side < 4.5) & (depth > side - 0.5)  # just inside it: some print, if dark on black
+        if raw_card[rim].mean() > _RIM_CARD:
             return f"card colour along its {name} edge"
     if raw_card[inside].mean() > 0.5:
         return "card colour inside"
@@ -329,7 +332,7 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
     L = np.ascontiguousarray(lab[..., 0])
     texture = _texture(L)
     card = _card(lab, texture)
-    if card.share < _CARD_SHARE:
+    if card.share < _CARD_SHARE or card.spread > _SPREAD:
         return _Found([], f"no mount: the border is not an even card or page ({card.share:.0%} of it one colour)")
     h, w = card.mask.shape
     edge = max(1, round(_BAND[0] * min(h, w)))
@@ -345,7 +348,7 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
             continue  # ink on the card: a line of text, a ruled line, a stamp
         region = labels == index
         if max(region[edge].mean(), region[h - 1 - edge].mean(), region[:, edge].mean(),
-               region[:, w - 1 - edge].mean()) > 0.1:
+               region[:, w - 1 - edge].mean()) > 0.25:
             continue  # along the scan's edge, not just a turned print's corner: no card between them
         lines = _coarse_edges(region)
         why = "no edges" if lines is None else _check(lines, region, beyond, card.close)
@@ -393,14 +396,16 @@ def _shifted(p: Print, dx: float, dy: float) -> Print:
 
 
 def _profiles(pixels: np.ndarray, side: str, line: tuple[float, float], along: np.ndarray,
-              reach: int) -> tuple[np.ndarray, np.ndarray]:
-    """Profiles across an edge at positions `along` (ints), each the mean of 3 lines of pixels, 8-bit scale:
-    (positions, length, channels) float32, and the scan coordinate of each profile's first pixel."""
+              before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles across an edge at positions `along` (ints), from `before` px short of the line to `after` px
+    past it, each the mean of 3 lines of pixels, 8-bit scale: (positions, length, channels) float32, and the
+    scan coordinate of each profile's first pixel."""
     a, b = line
     height, width = pixels.shape[:2]
     extent = width if side in ("left", "right") else height
-    start = np.clip(np.round(a * along + b).astype(int) - reach, 0, max(extent - 2 * reach - 1, 0))
-    across = start[:, None] + np.arange(min(2 * reach + 1, extent))[None, :]
+    length = min(before + after + 1, extent)
+    start = np.clip(np.round(a * along + b).astype(int) - before, 0, extent - length)
+    across = start[:, None] + np.arange(length)[None, :]
     neighbours = np.clip(along[:, None] + np.array([-1, 0, 1])[None, :],
                          0, (height if side in ("left", "right") else width) - 1)
     if side in ("left", "right"):
@@ -447,7 +452,7 @@ def _refine(pixels: np.ndarray, coarse: Print, factor: int) -> Print:
         along = np.unique(np.linspace(lo + margin, hi - margin, count).round().astype(int))
         limit = pixels.shape[0 if side in ("left", "right") else 1] - 1
         along = along[(along >= 0) & (along <= limit)]
-        profiles, start = _profiles(pixels, side, line, along, reach)
+        profiles, start = _profiles(pixels, side, line, along, reach, reach)
         steps = _steps(profiles)
         peak = steps.max(axis=1, keepdims=True)
         padded = np.pad(steps, ((0, 0), (1, 1)))
