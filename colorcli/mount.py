@@ -186,7 +186,8 @@ def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
     spread = float(np.sqrt(np.percentile(distance[band], 60)))
     reach = float(np.clip(2.5 * spread, *_CARD_DISTANCE))
     smooth = max(_CARD_TEXTURE, 3.0 * float(np.median(texture[band])))
-    card = ((distance < reach * reach) & (texture < smooth)).astype(np.uint8)
+    # even, or the card's very colour: the card between the letters of an imprint or a caption
+    card = ((distance < reach * reach) & ((texture < smooth) | (distance < 0.25 * reach * reach))).astype(np.uint8)
     share = float(card[band].mean())
     card = cv2.morphologyEx(card, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (_CLOSE, _CLOSE)))
     return _Card(card.astype(bool), distance < _NEAR_CARD ** 2, share, spread)
@@ -212,15 +213,10 @@ def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer:
     reach = max(1, int(round(tolerance)))
     running = np.cumsum(np.pad(counts, ((0, 0), (reach + 1, reach))), axis=1)
     support = running[:, 2 * reach + 1:] - running[:, :size]  # bins i - reach .. i + reach
-    strong = support >= max(0.6 * support.max(), floor * len(np.unique(along)))
-    if prefer and strong.any():
-        bins_of = np.flatnonzero(strong.any(axis=0))
-        edge = bins_of.max() if prefer > 0 else bins_of.min()
-        nearby = np.zeros_like(strong)
-        nearby[:, max(edge - 1, 0):edge + 2] = True
-        slope, index = np.unravel_index(np.argmax(np.where(nearby, support, -1)), support.shape)
-    else:
-        slope, index = np.unravel_index(np.argmax(support), support.shape)
+    slope, index = np.unravel_index(np.argmax(support), support.shape)
+    strong = np.flatnonzero(support[slope] >= max(0.6 * support.max(), floor * len(np.unique(along))))
+    if prefer and strong.size:  # the innermost of the lines of the best slope
+        index = strong.max() if prefer > 0 else strong.min()
     a, b = float(slopes[slope]), float(lo + index + 0.5)
     near = np.abs(across - (a * (along - centre) + b)) <= tolerance + 0.5
     share = len(np.unique(along[near])) / len(np.unique(along))
@@ -290,8 +286,8 @@ def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarr
     h, w = region.shape
     ys, xs = np.nonzero(region)
     # a slope fitted to boundary points a pixel apart over n of them is good to about 2 px / n
-    slack = {"wide": max(1.0, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(xs) + 1)))),
-             "tall": max(1.0, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(ys) + 1))))}
+    slack = {"wide": max(0.5, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(xs) + 1)))),
+             "tall": max(0.5, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(ys) + 1))))}
     if (abs(turns["top"] - turns["bottom"]) > 2 * slack["wide"] or abs(turns["left"] - turns["right"]) > 2 * slack["tall"]
             or abs(turns["top"] + turns["left"]) > slack["wide"] + slack["tall"]):
         return "edges not square"
