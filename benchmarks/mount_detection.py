@@ -77,7 +77,7 @@ def cost(root: Path) -> None:
 
 def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]:
     files = sorted((root / "photos" / "train" / "imagenet").glob("*.jpg"))[3::11][:count]
-    results, by_card = [], {}
+    results, by_card, outward, kept = [], {}, [], []
     for path, layout in zip(files, layouts(len(files))):
         card = mounts.cabinet_card(read_image(path).pixels, **layout)
         found = mount.find(card.scan)
@@ -85,12 +85,17 @@ def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]
         stats[0] += 1
         if found.prints:
             p = found.prints[0]
-            inside = p.depth(0, card.scan.shape[0], 0, card.scan.shape[1]) > 0
+            height, width = card.scan.shape[:2]
+            depth = p.depth(0, height, 0, width)
             truth = card.coverage[0] >= 0.5
             stats[1] += 1
-            stats[2].append((inside & truth).sum() / (inside | truth).sum())
-            height, width = card.scan.shape[:2]
-            stats[3] += int(((mounted.weight(p, 0, height, 0, width) > 0) & card.card).sum())
+            stats[2].append(((depth > 0) & truth).sum() / ((depth > 0) | truth).sum())
+            weight = mounted.weight(p, 0, height, 0, width)
+            stats[3] += int(((weight > 0) & card.card).sum())
+            beyond = cv2.distanceTransform(card.card.astype(np.uint8), cv2.DIST_L2, 5)[(depth > 0) & card.card]
+            outward.append(float(beyond.max()) if beyond.size else 0.0)
+            whole = card.coverage[0] == 1
+            kept.append(float((whole & (weight == 0)).sum() / whole.sum()))
             results.append((card, found))
     total = sum(s[0] for s in by_card.values())
     hits = sum(s[1] for s in by_card.values())
@@ -98,12 +103,15 @@ def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]
     for name, (n, found_n, ious, touched) in by_card.items():
         print(f"  {name:7s} {found_n:3d} of {n:3d} found, mean IoU {np.mean(ious) if ious else 0:.4f} "
               f"(least {min(ious) if ious else 0:.4f}), card pixels a found print would touch: {touched}")
+    print(f"  a found edge lies at most {max(outward):.2f} px outside the print's true edge (pixel centres; "
+          f"{mounted._KEEP} px inside it are kept as scanned); of the print, {np.mean(kept):.2%} on average "
+          f"is left as scanned (its rim, and what a found edge cut off; {max(kept):.2%} at most)")
     return results
 
 
 def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
     colorizer = Colorizer.load(None, provider="cpu")
-    changed, rings, depths, spill, n = 0, np.zeros(8), np.zeros(12), [], 0
+    changed, rings, depths, alone, spill, n = 0, np.zeros(8), np.zeros(12), np.zeros(12), [], 0
     depth_steps = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 30]
     for card, found in results[:count]:
         scan = card.scan
@@ -111,6 +119,9 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
         ab = [colorizer.predict_ab(piece.small[None])[0] for piece in pieces]
         out = mounted.merged_rows(scan, pieces, ab)(0, scan.shape[0])
         changed += int((out != scan).any(axis=2)[card.card].sum())
+        x, y, w, h = pieces[0].box  # the print colorized alone, laid over the card without a seam
+        plain = scan.copy()
+        plain[y:y + h, x:x + w] = color.merged_rows_from_model(pieces[0].pixels, ab[0])(0, h)
         whole = color.merged_rows_from_model(scan, colorizer.predict_ab(color.split_for_model(scan, colorizer.size)[1][None])[0])(0, scan.shape[0])
         lab_out, lab_scan, lab_whole = (color.rgb_to_lab(x) for x in (out, scan, whole))
         distance = np.linalg.norm(lab_out - lab_scan, axis=2)
@@ -122,10 +133,13 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
             ring = (card.coverage[0] == 0) & (outside > k) & (outside <= k + 1)
             rings[k] = max(rings[k], distance[ring].max())
         chroma = np.hypot(lab_out[..., 1], lab_out[..., 2])
+        lab_plain = color.rgb_to_lab(plain)
+        chroma_plain = np.hypot(lab_plain[..., 1], lab_plain[..., 2])
         interior = chroma[inside > 40].mean()
         for i, d in enumerate(depth_steps):
             band = (inside > d - 1) & (inside <= d)
             depths[i] += chroma[band].mean() / interior
+            alone[i] += chroma_plain[band].mean() / interior
         n += 1
     print(f"colorized with the embedded model ({colorizer.info.path.name}), {n} cards, lossless: card pixels "
           f"changed {changed}")
@@ -133,6 +147,8 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
           + " ".join(f"{v:.1f}" for v in rings))
     print("  seam, the output's chroma at depth d px inside the print's true edge / the print's interior "
           "(mean of the cards): " + " ".join(f"{d}:{v / n:.2f}" for d, v in zip(depth_steps, depths)))
+    print("  the same of the print colorized alone, without the seam's kept rim and blend:           "
+          + " ".join(f"{d}:{v / n:.2f}" for d, v in zip(depth_steps, alone)))
     print(f"  with --mount off the card moves from the scan by {np.mean(spill):.1f} (Lab distance, mean over "
           f"card pixels; the model's colour spilled onto the card)")
 
