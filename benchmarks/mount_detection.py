@@ -122,7 +122,8 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
         x, y, w, h = pieces[0].box  # the print colorized alone, laid over the card without a seam
         plain = scan.copy()
         plain[y:y + h, x:x + w] = color.merged_rows_from_model(pieces[0].pixels, ab[0])(0, h)
-        whole = color.merged_rows_from_model(scan, colorizer.predict_ab(color.split_for_model(scan, colorizer.size)[1][None])[0])(0, scan.shape[0])
+        small = color.split_for_model(scan, colorizer.size)[1]  # the whole scan colorized (--mount off)
+        whole = color.merged_rows_from_model(scan, colorizer.predict_ab(small[None])[0])(0, scan.shape[0])
         lab_out, lab_scan, lab_whole = (color.rgb_to_lab(x) for x in (out, scan, whole))
         distance = np.linalg.norm(lab_out - lab_scan, axis=2)
         spill.append(float(np.linalg.norm(lab_whole - lab_scan, axis=2)[card.card].mean()))

@@ -97,10 +97,12 @@ class Print:
         top..bottom and columns left..right lies: four (bottom - top, right - left) float32 arrays."""
         y = np.arange(top, bottom, dtype=np.float32)[:, None]
         x = np.arange(left, right, dtype=np.float32)[None, :]
-        return [(y - np.float32(self.top[0]) * x - np.float32(self.top[1])) / np.float32(np.hypot(1.0, self.top[0])),
-                (np.float32(self.bottom[0]) * x + np.float32(self.bottom[1]) - y) / np.float32(np.hypot(1.0, self.bottom[0])),
-                (x - np.float32(self.left[0]) * y - np.float32(self.left[1])) / np.float32(np.hypot(1.0, self.left[0])),
-                (np.float32(self.right[0]) * y + np.float32(self.right[1]) - x) / np.float32(np.hypot(1.0, self.right[0]))]
+
+        def beyond(line, along, across):  # signed distance of (along, across) past across = a * along + b
+            a, b = line
+            return (across - np.float32(a) * along - np.float32(b)) * np.float32(1.0 / np.hypot(1.0, a))
+
+        return [beyond(self.top, x, y), -beyond(self.bottom, x, y), beyond(self.left, y, x), -beyond(self.right, y, x)]
 
     def depth(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
         """How far inside the print (px, negative outside) each pixel centre of rows top..bottom and columns
@@ -197,8 +199,8 @@ def _fit_edge(along: np.ndarray, across: np.ndarray, slopes: np.ndarray, prefer:
               tolerance: float = 1.0) -> tuple[float, float, float] | None:
     """The straight line across = a * along + b that most of the points (one or more per position along)
     lie within `tolerance` of, for a in `slopes`: (a, b, share of the positions on it). Among lines nearly as
-    well supported (0.6 of the best, and `floor` of the positions), prefer > 0 takes the one with the
-    greatest b, < 0 the least.
+    well supported at the best slope (0.6 of the best, and `floor` of the positions), prefer > 0 takes the
+    one with the greatest b, < 0 the least.
     Written here rather than with cv2.HoughLines: the slope is known to within a few degrees and the points
     are few, so one histogram of offsets per slope is simpler and exact."""
     if along.size == 0:
@@ -277,8 +279,9 @@ def _scaled(p: Print, factor: int) -> Print:
 _SHAPED = ("no card beyond", "card colour along", "card colour inside")  # failures of a rectangle's mount
 
 
-def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarray) -> str | None:
-    """Why the rectangle of these edges is not a print on its mount, or None when it is."""
+def _check(lines: dict, region: np.ndarray, card: np.ndarray, near_card: np.ndarray) -> str | None:
+    """Why the rectangle of these edges (of the component `region`) is not a print on its mount, or None
+    when it is. card: the card's mask, its own edge included; near_card: pixels near the card's colour."""
     weak = [side for side, (_, _, share) in lines.items() if share < _EDGE_AGREEMENT]
     if weak:
         return f"no straight {' or '.join(weak)} edge"
@@ -288,7 +291,8 @@ def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarr
     # a slope fitted to boundary points a pixel apart over n of them is good to about 2 px / n
     slack = {"wide": max(0.5, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(xs) + 1)))),
              "tall": max(0.5, np.degrees(np.arctan(2.0 / (0.8 * np.ptp(ys) + 1))))}
-    if (abs(turns["top"] - turns["bottom"]) > 2 * slack["wide"] or abs(turns["left"] - turns["right"]) > 2 * slack["tall"]
+    if (abs(turns["top"] - turns["bottom"]) > 2 * slack["wide"]
+            or abs(turns["left"] - turns["right"]) > 2 * slack["tall"]
             or abs(turns["top"] + turns["left"]) > slack["wide"] + slack["tall"]):
         return "edges not square"
     p = _print_of(lines)
@@ -307,9 +311,9 @@ def _check(lines: dict, region: np.ndarray, card: np.ndarray, raw_card: np.ndarr
         if np.count_nonzero(ring) < 8 or card[ring].mean() < _OUTSIDE_CARD:
             return f"no card beyond its {name} edge"
         rim = (side > 0.5) & (side < 4.5) & (depth > side - 0.5)  # just inside it: some print, if dark on black
-        if raw_card[rim].mean() > _RIM_CARD:
+        if near_card[rim].mean() > _RIM_CARD:
             return f"card colour along its {name} edge"
-    if raw_card[inside].mean() > 0.5:
+    if near_card[inside].mean() > 0.5:
         return "card colour inside"
     return None
 
@@ -328,8 +332,10 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
     L = np.ascontiguousarray(lab[..., 0])
     texture = _texture(L)
     card = _card(lab, texture)
-    if card.share < _CARD_SHARE or card.spread > _SPREAD:
+    if card.share < _CARD_SHARE:
         return _Found([], f"no mount: the border is not an even card or page ({card.share:.0%} of it one colour)")
+    if card.spread > _SPREAD:
+        return _Found([], f"no mount: the border is not an even card or page (its colour varies by {card.spread:.0f})")
     h, w = card.mask.shape
     edge = max(1, round(_BAND[0] * min(h, w)))
     pictures = np.zeros((h, w), np.uint8)  # what is not card, the card's own edge (bevel, corners) left out
@@ -387,20 +393,25 @@ def _inner_search(lab: np.ndarray, outer: _Found, depth: int) -> _Found | None:
 
 def _shifted(p: Print, dx: float, dy: float) -> Print:
     """The same edges with the origin moved by (-dx, -dy)."""
-    return Print(top=(p.top[0], p.top[1] + dy - p.top[0] * dx), bottom=(p.bottom[0], p.bottom[1] + dy - p.bottom[0] * dx),
-                 left=(p.left[0], p.left[1] + dx - p.left[0] * dy), right=(p.right[0], p.right[1] + dx - p.right[0] * dy))
+    def horizontal(line):
+        return line[0], line[1] + dy - line[0] * dx
+
+    def vertical(line):
+        return line[0], line[1] + dx - line[0] * dy
+
+    return Print(horizontal(p.top), horizontal(p.bottom), vertical(p.left), vertical(p.right))
 
 
 def _profiles(pixels: np.ndarray, side: str, line: tuple[float, float], along: np.ndarray,
-              before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
-    """Profiles across an edge at positions `along` (ints), from `before` px short of the line to `after` px
-    past it, each the mean of 3 lines of pixels, 8-bit scale: (positions, length, channels) float32, and the
-    scan coordinate of each profile's first pixel."""
+              reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles across an edge at positions `along` (ints), `reach` px either side of the line, each the
+    mean of 3 lines of pixels, 8-bit scale: (positions, length, channels) float32, and the scan coordinate
+    of each profile's first pixel."""
     a, b = line
     height, width = pixels.shape[:2]
     extent = width if side in ("left", "right") else height
-    length = min(before + after + 1, extent)
-    start = np.clip(np.round(a * along + b).astype(int) - before, 0, extent - length)
+    length = min(2 * reach + 1, extent)
+    start = np.clip(np.round(a * along + b).astype(int) - reach, 0, extent - length)
     across = start[:, None] + np.arange(length)[None, :]
     neighbours = np.clip(along[:, None] + np.array([-1, 0, 1])[None, :],
                          0, (height if side in ("left", "right") else width) - 1)
@@ -448,7 +459,7 @@ def _refine(pixels: np.ndarray, coarse: Print, factor: int) -> Print:
         along = np.unique(np.linspace(lo + margin, hi - margin, count).round().astype(int))
         limit = pixels.shape[0 if side in ("left", "right") else 1] - 1
         along = along[(along >= 0) & (along <= limit)]
-        profiles, start = _profiles(pixels, side, line, along, reach, reach)
+        profiles, start = _profiles(pixels, side, line, along, reach)
         steps = _steps(profiles)
         peak = steps.max(axis=1, keepdims=True)
         padded = np.pad(steps, ((0, 0), (1, 1)))

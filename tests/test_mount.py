@@ -55,7 +55,8 @@ CARDS = [
 ]
 
 
-@pytest.mark.parametrize("name, layout", CARDS, ids=[f"{l['card']}-{l.get('ink')}-{i}" for i, (_, l) in enumerate(CARDS)])
+@pytest.mark.parametrize("name, layout", CARDS,
+                         ids=[f"{layout['card']}-{layout.get('ink')}-{i}" for i, (_, layout) in enumerate(CARDS)])
 def test_print_found_on_its_card_and_decided_alone(name, layout):
     card = mounts.cabinet_card(photo(name), **layout)
     found = mount.find(card.scan)
@@ -121,7 +122,8 @@ def test_album_page_each_print_found(count, page, seed):
 def test_album_page_not_each_found_is_one_picture():
     """A print whose dark foot runs into a black page has no bottom edge to see: the page is then taken as
     one picture, and the report says there are several."""
-    photos = [photo(p.relative_to(PHOTOS).as_posix()) for p in sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))[62:66]]
+    files = sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))[62:66]
+    photos = [photo(p.relative_to(PHOTOS).as_posix()) for p in files]
     album = mounts.album_page(photos, page="black", width=640, seed=8)
     found = mount.find(album.scan)
     assert found.several and not found.prints
@@ -163,7 +165,7 @@ def test_laid_over_the_scan_exactly(dtype, grey, channels):
     assert np.array_equal(out[weight == 0], own[weight == 0])
     assert np.array_equal(out[weight == 1], colour[weight == 1])
     edge = (weight > 0) & (weight < 1)
-    assert edge.any() and (mounted.weight(found.prints[0], 0, scan.shape[0], 0, scan.shape[1]) > 0).sum() > 0.9 * (card.coverage[0] == 1).sum()
+    assert edge.any() and (weight > 0).sum() > 0.9 * (card.coverage[0] == 1).sum()
     low, high = np.minimum(own, colour)[edge].astype(int), np.maximum(own, colour)[edge].astype(int)
     assert np.all(out[edge] >= low - 1) and np.all(out[edge] <= high + 1)
     assert np.all(out[card.card] == own[card.card])
