@@ -24,15 +24,20 @@ import cv2
 import numpy as np
 
 _WORK = 384  # long side of the copy searched
-_BAND = (0.02, 0.05)  # the card's colour is sampled this far in from the scan's edges (past bevels and corners)
+_BANDS = ((0.02, 0.05), (0.04, 0.07))  # the card's colour is sampled this far in from the scan's edges, past
+# a bevel, rounded corners or the scanner's lid round the card: on the more even of these bands
+_EDGE = 0.02  # the card's own edge (bevel, corners), left out of the search
+_GRAIN = 3  # px of the copy: a median filter over this takes a card's grain and a scan's noise out of the
+# search, and keeps the edges where they are
 _CARD_SHARE = 0.4  # of that band at least this share in the card's colour: an even card or page
 _CARD_DISTANCE = (4.0, 18.0)  # colour distance (Lab) that still counts as card: 2.5x the band's spread, within these
 _NEAR_CARD = 6.0  # colour distance (Lab) of pixels that could be card, to check a print's edges and inside
 _CARD_TEXTURE = 2.0  # local standard deviation of L a card may have, at least (else 3x its band's median)
 _CLOSE = 5  # px of the copy: ink on the card (imprints, ruled lines) thinner than this is taken in
-_MIN_AREA = 0.015  # a print covers this share of the scan at least
+_MIN_AREA = 0.03  # a print covers this share of the scan at least
 _MIN_SIDE = 0.08  # and this share of the scan's shorter side across
 _ALONE = 0.1  # a print alone on its card covers this share of it at least
+_PAGE = 0.1  # the prints of an album page together cover this share of it at least
 _ASPECT = 4.0  # and is no longer than this times its width
 _MAX_AREA = 0.97  # and leaves some card
 _MAX_TURN = 3.0  # degrees a print may be turned on its mount
@@ -42,9 +47,9 @@ _SOLID = 0.5  # share of the rectangle the print's pixels fill, at least (the re
 _OUTSIDE_CARD = 0.5  # share of a band just outside the rectangle that is card, at least
 _RIM_CARD = 0.9  # share of a band just inside it that may be card colour, at most (the print's shadows on black)
 _EVEN = 0.6  # share of the scan around the prints in the card's colour, at least
-_EVEN_CARD = 0.85  # and of a card found on the scanner's background, around its print
-_SPREAD = 8.0  # the card's colour is within this distance (Lab) on 60% of its band: even, not a picture's
-_CARD_SPREAD = 5.0  # and within this for a card on the scanner's background (not a print's blurred backdrop)
+_EVEN_CARD = 0.75  # and of a card found on the scanner's background, around its print
+_SPREAD = 5.0  # the card's colour is within this distance (Lab) of a plane on 60% of its band: even, not a
+# picture's faded backdrop
 _DEPTH = 2  # rectangles looked for inside a found one (a card on the scanner's background, then its print)
 _REFINE_SAMPLES = 64  # profiles across each edge on the scan
 _STEP_WIDTH = 2  # px averaged each side of a step in a profile
@@ -152,7 +157,7 @@ def _work_copy(pixels: np.ndarray) -> tuple[np.ndarray, int]:
     small = small.astype(np.float32) * np.float32(1.0 / (65535.0 if pixels.dtype == np.uint16 else 255.0))
     if small.ndim == 2:
         small = cv2.merge([small, small, small])
-    return cv2.cvtColor(small, cv2.COLOR_RGB2Lab), factor
+    return cv2.medianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2Lab), _GRAIN), factor
 
 
 def _texture(L: np.ndarray) -> np.ndarray:
@@ -163,13 +168,32 @@ def _texture(L: np.ndarray) -> np.ndarray:
     return cv2.erode(spread, np.ones((3, 3), np.uint8))
 
 
-def _band(shape: tuple[int, int]) -> np.ndarray:
+def _band(shape: tuple[int, int], span: tuple[float, float]) -> np.ndarray:
     h, w = shape
-    inner, outer = (max(1, round(f * min(h, w))) for f in _BAND)
+    inner, outer = (max(1, round(f * min(h, w))) for f in span)
     band = np.zeros((h, w), bool)
     band[inner:h - inner, inner:w - inner] = True
     band[outer:h - outer, outer:w - outer] = False
     return band
+
+
+def _surface(lab: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """The card's colour at every pixel of the copy, (h, w, 3): a plane in x and y per Lab channel (light
+    falling off across a scan, a card faded towards one side), fitted to the band by least squares, then
+    again without the pixels far off the fit (ink, a bevel, the scanner's lid, a print reaching into the
+    band). A plane rather than a curved surface: a print in the band on one side cannot bend it there."""
+    h, w = band.shape
+    ys, xs = np.nonzero(band)
+    terms = np.stack([np.ones(len(xs), np.float32), xs / w - 0.5, ys / h - 0.5], axis=1).astype(np.float32)
+    values = lab[band]
+    keep = np.ones(len(values), bool)
+    for _ in range(3):
+        coefficients = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0].astype(np.float32)
+        off = np.linalg.norm(values - terms @ coefficients, axis=1)
+        keep = off < max(3.0, 2.5 * float(np.median(off)))
+    u = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :, None]
+    v = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None, None]
+    return coefficients[0] + coefficients[1] * u + coefficients[2] * v
 
 
 @dataclass(frozen=True)
@@ -181,11 +205,13 @@ class _Card:
 
 
 def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
-    band = _band(lab.shape[:2])
-    colour = np.median(lab[band], axis=0).astype(np.float32)
-    difference = lab - colour
-    distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
-    spread = float(np.sqrt(np.percentile(distance[band], 60)))
+    fits = []
+    for span in _BANDS:
+        band = _band(lab.shape[:2], span)
+        difference = lab - _surface(lab, band)
+        distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
+        fits.append((float(np.sqrt(np.percentile(distance[band], 60))), band, distance))
+    spread, band, distance = min(fits, key=lambda fit: fit[0])
     reach = float(np.clip(2.5 * spread, *_CARD_DISTANCE))
     smooth = max(_CARD_TEXTURE, 3.0 * float(np.median(texture[band])))
     # even, or the card's very colour: the card between the letters of an imprint or a caption
@@ -337,7 +363,7 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
     if card.spread > _SPREAD:
         return _Found([], f"no mount: the border is not an even card or page (its colour varies by {card.spread:.0f})")
     h, w = card.mask.shape
-    edge = max(1, round(_BAND[0] * min(h, w)))
+    edge = max(1, round(_EDGE * min(h, w)))
     pictures = np.zeros((h, w), np.uint8)  # what is not card, the card's own edge (bevel, corners) left out
     pictures[edge:h - edge, edge:w - edge] = ~card.mask[edge:h - edge, edge:w - edge]
     count, labels, stats, _ = cv2.connectedComponentsWithStats(pictures, connectivity=4)
@@ -362,11 +388,13 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
     if failures and shapes >= 2:
         return _Found([], f"several pictures on the page, {len(found)} of {len(found) + len(failures)} found "
                           f"with straight edges and card all round: the page is taken as one picture", True)
-    if len(found) == 1:
-        ((x0, y0), (x1, y1)) = found[0].corners[[0, 2]]
-        if (x1 - x0) * (y1 - y0) < _ALONE * h * w or max(x1 - x0, y1 - y0) > _ASPECT * min(x1 - x0, y1 - y0):
-            failures.append("too small or too narrow for the print on this card")
-            found = []
+    sizes = [np.ptp(p.corners, axis=0) for p in found]
+    if len(found) == 1 and (sizes[0].prod() < _ALONE * h * w or sizes[0].max() > _ASPECT * sizes[0].min()):
+        failures.append("too small or too narrow for the print on this card")
+        found = []
+    if len(found) > 1 and sum(size.prod() for size in sizes) < _PAGE * h * w:
+        failures.append("too small together for the prints on this page")
+        found = []
     if not found:
         return _Found([], "no mount: " + (failures[0] if failures else "nothing on the card"))
     around = np.zeros((h, w), bool)
@@ -381,18 +409,25 @@ def _search(lab: np.ndarray, depth: int = 0) -> _Found:
 
 def _inner_search(lab: np.ndarray, outer: _Found, depth: int) -> _Found | None:
     """Prints inside a found rectangle that is a card on the scanner's background: an even colour around
-    them, a larger share of it than any print's own border is; None if there are none."""
-    x, y, w, h = outer.prints[0].inside(lab.shape, inset=0.01)
+    them, a larger share of it than any print's own border is; None if there are none. The search sees the
+    card's box with what lies past the card's edges (the scanner's lid beside a turned card) in its colour."""
+    x, y, w, h = outer.prints[0].bounds(lab.shape)
     if min(w, h) < 32:
         return None
-    inner = _search(lab[y:y + h, x:x + w], depth + 1)
-    if not inner.prints or inner.even < _EVEN_CARD or inner.spread > _CARD_SPREAD:
+    window = lab[y:y + h, x:x + w].copy()
+    depth_in = _shifted(outer.prints[0], -x, -y).depth(0, h, 0, w)
+    rim = (depth_in > 0.02 * min(w, h)) & (depth_in < 0.05 * min(w, h))
+    if not rim.any():
+        return None
+    window[depth_in < 1.0] = np.median(window[rim], axis=0)
+    inner = _search(window, depth + 1)
+    if not inner.prints or inner.even < _EVEN_CARD:
         return None
     return _Found([_shifted(p, x, y) for p in inner.prints], inner.reason, inner.several, inner.even, inner.spread)
 
 
 def _shifted(p: Print, dx: float, dy: float) -> Print:
-    """The same edges with the origin moved by (-dx, -dy)."""
+    """The same edges in coordinates where a point (x, y) is at (x + dx, y + dy)."""
     def horizontal(line):
         return line[0], line[1] + dy - line[0] * dx
 

@@ -56,7 +56,7 @@ class Piece:
 
     print: Print | None
     box: tuple[int, int, int, int]
-    pixels: np.ndarray
+    pixels: np.ndarray  # the scan's pixels in the box (a view of them)
     L: np.ndarray | None  # full-resolution L of 8-bit pixels (16-bit ones recompute it band by band)
     small: np.ndarray  # the model's input
 
@@ -67,7 +67,7 @@ def split_for_model(pixels: np.ndarray, prints: tuple[Print, ...], size: int, or
     pieces = []
     for p in prints or (None,):
         box = p.bounds(pixels.shape) if p is not None else (0, 0, width, height)
-        part = np.ascontiguousarray(_crop(pixels, box)) if p is not None else pixels
+        part = _crop(pixels, box)  # a view: OpenCV and the band-by-band merge take rows with a stride
         L, small = color.split_for_model(part, size, orientation)
         pieces.append(Piece(p, box, part, L if pixels.dtype == np.uint8 else None, small))
     return pieces
