@@ -177,23 +177,23 @@ def _band(shape: tuple[int, int], span: tuple[float, float]) -> np.ndarray:
     return band
 
 
-def _surface(lab: np.ndarray, band: np.ndarray) -> np.ndarray:
-    """The card's colour at every pixel of the copy, (h, w, 3): a plane in x and y per Lab channel (light
-    falling off across a scan, a card faded towards one side), fitted to the band by least squares, then
-    again without the pixels far off the fit (ink, a bevel, the scanner's lid, a print reaching into the
-    band). A plane rather than a curved surface: a print in the band on one side cannot bend it there."""
+def _plane(lab: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, float]:
+    """The card's colour as a plane in x and y per Lab channel (light falling off across a scan, a card
+    faded towards one side), fitted to the band by least squares, then again without the pixels far off the
+    fit (ink, a bevel, the scanner's lid, a print reaching into the band): its (3, 3) coefficients (constant,
+    per x, per y; a column per channel, x and y from -0.5 to 0.5 across the copy) and the colour distance
+    from it that 60% of the band is within. A plane rather than a curved surface: a print reaching into the
+    band on one side cannot bend it there."""
     h, w = band.shape
-    ys, xs = np.nonzero(band)
-    terms = np.stack([np.ones(len(xs), np.float32), xs / w - 0.5, ys / h - 0.5], axis=1).astype(np.float32)
-    values = lab[band]
+    ys, xs = (positions[::3] for positions in np.nonzero(band))  # a third of them is plenty for 9 numbers
+    terms = np.stack([np.ones(len(xs)), xs / w - 0.5, ys / h - 0.5], axis=1).astype(np.float32)
+    values = lab[ys, xs]
     keep = np.ones(len(values), bool)
     for _ in range(3):
         coefficients = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0].astype(np.float32)
         off = np.linalg.norm(values - terms @ coefficients, axis=1)
         keep = off < max(3.0, 2.5 * float(np.median(off)))
-    u = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :, None]
-    v = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None, None]
-    return coefficients[0] + coefficients[1] * u + coefficients[2] * v
+    return coefficients, float(np.percentile(off, 60))
 
 
 @dataclass(frozen=True)
@@ -205,13 +205,13 @@ class _Card:
 
 
 def _card(lab: np.ndarray, texture: np.ndarray) -> _Card:
-    fits = []
-    for span in _BANDS:
-        band = _band(lab.shape[:2], span)
-        difference = lab - _surface(lab, band)
-        distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
-        fits.append((float(np.sqrt(np.percentile(distance[band], 60))), band, distance))
-    spread, band, distance = min(fits, key=lambda fit: fit[0])
+    h, w = lab.shape[:2]
+    bands = [_band((h, w), span) for span in _BANDS]
+    (coefficients, spread), band = min(((_plane(lab, band), band) for band in bands), key=lambda fit: fit[0][1])
+    u = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :, None]
+    v = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None, None]
+    difference = lab - coefficients[0] - coefficients[1] * u - coefficients[2] * v
+    distance = np.einsum("ijk,ijk->ij", difference, difference)  # squared
     reach = float(np.clip(2.5 * spread, *_CARD_DISTANCE))
     smooth = max(_CARD_TEXTURE, 3.0 * float(np.median(texture[band])))
     # even, or the card's very colour: the card between the letters of an imprint or a caption
