@@ -420,6 +420,8 @@ def _inner_search(lab: np.ndarray, outer: _Found, depth: int) -> _Found | None:
     if not rim.any():
         return None
     window[depth_in < 1.0] = np.median(window[rim], axis=0)
+    if min(_plane(window, _band((h, w), span))[1] for span in _BANDS) > _SPREAD:
+        return None  # a print's own picture (most of them) is told at the cost of two planes
     inner = _search(window, depth + 1)
     if not inner.prints or inner.even < _EVEN_CARD:
         return None

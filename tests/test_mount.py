@@ -131,6 +131,19 @@ def test_album_page_not_each_found_is_one_picture():
     assert found.report(album.scan.shape) == {"print": None, "mount": found.reason}
 
 
+def test_archive_prints_stay_grey_decided_as_colorize_does():
+    """The 45 shared archive prints (two of them found inside a border of their own) all stay grey."""
+    files = sorted(p for p in (SHARED_DATA / "archive").rglob("*") if p.suffix.lower() in (".jpg", ".png"))
+    assert len(files) == 45
+    colour = []
+    for path in files:
+        pixels = read_image(path).pixels
+        decision = mounted.decide(pixels, mount.find(pixels)).tone
+        if not decision.grey:
+            colour.append((path.name, decision.reason))
+    assert not colour
+
+
 def test_plain_photos_have_no_mount():
     """Of the 100 BSDS500 validation photos (no borders), none is taken for a print on a mount."""
     files = sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))
