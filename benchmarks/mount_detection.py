@@ -110,6 +110,8 @@ def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]
 
 
 def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
+    if not results[:count]:
+        return
     colorizer = Colorizer.load(None, provider="cpu")
     changed, rings, depths, alone, spill, n = 0, np.zeros(8), np.zeros(12), np.zeros(12), [], 0
     depth_steps = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 30]
