@@ -3,8 +3,9 @@
 What a mount looks like, and what this search assumes:
 
 - The card or page is one even colour (cream, grey-green, black, maroon) with little texture, around the
-  print on all four sides. Its own edge may be bevelled or rounded and the scanner's lid may show past it:
-  its colour is sampled on a band a little inside the scan's edge, where neither is.
+  print on all four sides; light may fall off across the scan, so its colour is a plane in x and y. Its
+  own edge may be bevelled or rounded and the scanner's lid may show past it: its colour is sampled on a
+  band a little inside the scan's edge, where neither is (the more even of two such bands).
 - Things printed on the card (a studio's name in gold or coloured ink, a ruled line) are thin: closing the
   card's mask over a few pixels takes them in.
 - The print is a rectangle with straight edges, turned by a few degrees at most. Where its content matches
@@ -12,8 +13,9 @@ What a mount looks like, and what this search assumes:
   only along part of an edge: each edge is the straight line most of its boundary points agree on.
 - A rectangle of card colour inside a scanner's background is a card: the search runs again inside it.
 
-The search runs on a copy about 384 px on its long side; each edge is then found again on the scan itself,
-from short profiles across it, to the pixel. A scan where no such rectangle is found is one picture.
+The search runs on a copy about 384 px on its long side (a 3 px median filter takes grain and noise out);
+each edge is then found again on the scan itself, from short profiles across it, to the pixel. A scan where
+no such rectangle is found is one picture.
 """
 
 from __future__ import annotations
