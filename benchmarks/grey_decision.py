@@ -1,8 +1,10 @@
 """What colorize takes for grey in ../shared/data, folder by folder, and what the decision costs per scan.
 
 Prints, for the archive prints (which should all be taken for grey) and each folder of colour photos
-(which should mostly not), how many files colorcli.tone.classify takes for grey, the reasons it gives,
-and its time on a 12 MP scan (measured in this run, against the time to read that scan back as a PNG).
+(which should mostly not), how many files colorize takes for grey (colorcli.tone.classify of the scan, or
+of the print on it where colorcli.mount finds one, as `colorize --mount auto` decides), how many had a
+mount found, the reasons it gives, and its time on a 12 MP scan (measured in this run, against the time to
+read that scan back as a PNG).
 
     python benchmarks/grey_decision.py [--data ../shared/data]
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import cv2
 
-from colorcli import tone
+from colorcli import mount, mounted, tone
 from colorcli.imageio import read_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -42,16 +44,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     root = parser.parse_args().data
-    totals, grey, kinds = collections.Counter(), collections.Counter(), collections.Counter()
+    totals, grey, kinds, mounts = (collections.Counter() for _ in range(4))
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGES and "cifar" not in p.parts[-2]):
         folder = folder_of(path, root)
-        decision = tone.classify(read_image(path).pixels)
+        pixels = read_image(path).pixels
+        found = mount.find(pixels)
+        decision = mounted.decide(pixels, found).tone
         totals[folder] += 1
         grey[folder] += decision.grey
+        mounts[folder] += bool(found.prints)
         kinds[(folder.split("/")[0], check_of(decision))] += 1
     for folder in sorted(totals):
         print(f"{folder:28s} {totals[folder]:5d} files  taken for grey {grey[folder]:4d} "
-              f"({grey[folder] / totals[folder]:.1%})")
+              f"({grey[folder] / totals[folder]:.1%})  print found on a mount {mounts[folder]:3d}")
     for (group, reason), count in sorted(kinds.items()):
         print(f"  {group:8s} {reason:60s} {count:5d}")
     scan = cv2.resize(read_image(next(root.glob("archive/toned/*.jpg"))).pixels, (4000, 3000))
@@ -65,8 +70,13 @@ def main() -> None:
     for _ in range(5):
         tone.classify(scan)
     decide_seconds = (time.perf_counter() - start) / 5
-    print(f"12 MP scan: decision {decide_seconds * 1000:.0f} ms, reading it as PNG {read_seconds * 1000:.0f} ms "
-          f"(ratio {decide_seconds / read_seconds:.2f})")
+    start = time.perf_counter()
+    for _ in range(5):
+        mount.find(scan)
+    mount_seconds = (time.perf_counter() - start) / 5
+    print(f"12 MP scan: decision {decide_seconds * 1000:.0f} ms, mount search {mount_seconds * 1000:.0f} ms, "
+          f"reading it as PNG {read_seconds * 1000:.0f} ms (ratios {decide_seconds / read_seconds:.2f}, "
+          f"{mount_seconds / read_seconds:.2f})")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ class Options:
     batch_size: int = 8
     ref: Path | None = None
     provenance: bool = True  # each output's XMP says it was colorized, from what and by what
+    mount: str = "auto"  # "off": every scan is one picture
 
 
 @dataclass
@@ -218,7 +219,7 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
              provenance: xmp.Provenance | None = None) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
-    from colorcli import color, imageio, metrics, tone
+    from colorcli import imageio, metrics, mount, mounted
 
     timings = {}
     start = time.perf_counter()
@@ -226,21 +227,24 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
     timings["read"] = time.perf_counter() - start
     extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode,
              "input_sha256": image.sha256}
-    decision = tone.classify(image.pixels)
-    extra["tone"] = decision.reason
-    if not options.include_color and not decision.grey:
-        return _record(job.src, job.rel, "skipped", f"{decision.reason} (use --include-color)", **extra)
     tick = time.perf_counter()
-    L_full, small = color.split_for_model(image.pixels, size, image.orientation)
+    found = mount.find(image.pixels) if options.mount == "auto" else mount.OFF
+    timings["mount"] = time.perf_counter() - tick
+    extra.update(found.report(image.pixels.shape))
+    decision = mounted.decide(image.pixels, found)
+    extra["tone"] = decision.tone.reason
+    if not options.include_color and not decision.tone.grey:
+        return _record(job.src, job.rel, "skipped", f"{decision.tone.reason} (use --include-color)", **extra)
+    tick = time.perf_counter()
+    prints = found.prints if options.include_color else decision.prints
+    pieces = mounted.split_for_model(image.pixels, prints, size, image.orientation)
     timings["prepare"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    ab = infer(small)
+    ab = [infer(piece.small) for piece in pieces]
     timings["infer"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    if image.bit_depth == 16:
-        L_full = None  # recomputed band by band: as float it is twice the size of the 16-bit scan
     rgbx = image.alpha is None and not ref_path and imageio.takes_rgbx(job.dst) and image.bit_depth == 8
-    rows = color.merged_rows_from_model(image.pixels, ab, image.orientation, L_full, 4 if rgbx else 3)
+    rows = mounted.merged_rows(image.pixels, pieces, ab, image.orientation, 4 if rgbx else 3)
     height, width = image.pixels.shape[:2]
     if ref_path:  # the metrics need the whole picture
         rgb = rows(0, height)
@@ -309,7 +313,7 @@ def _worker(tasks, replies, to_parent, options: Options, threads: int | None = N
     # Imported now, not at the first file: the parent is still loading the model meanwhile.
     import cv2
 
-    from colorcli import color, imageio, tone  # noqa: F401
+    from colorcli import color, imageio, mount, mounted, tone  # noqa: F401
     if options.ref:
         from colorcli import metrics  # noqa: F401
     if threads:

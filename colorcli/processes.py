@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-WORKER_MODULES = ["colorcli.pipeline", "colorcli.color", "colorcli.imageio", "colorcli.tone"]
+WORKER_MODULES = ["colorcli.pipeline", "colorcli.color", "colorcli.imageio", "colorcli.tone", "colorcli.mount",
+                  "colorcli.mounted"]
 
 
 def worker_context():

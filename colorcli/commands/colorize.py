@@ -29,6 +29,9 @@ REPORT_NAME = "colorcli-report.json"
               help="Model input size (a multiple of the model's size unit; default: its native size).")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them).")
 @click.option("--include-color", is_flag=True, help="Also colorize images taken for colour photographs (the report gives each file's reason).")
+@click.option("--mount", "mount", default="auto", show_default=True, type=click.Choice(["auto", "off"]),
+              help="Find a print on its card or album page: decide and colorize the print alone and keep the "
+                   "card as scanned (the report gives print: [x, y, w, h]); off takes every scan as one picture.")
 @click.option("--format", "fmt", default="keep", show_default=True, type=click.Choice(["keep", "png", "jpg", "tif"]),
               help="Output format; keep writes each input's own format (GIF becomes PNG; JPEG 2000 is written "
                    "losslessly, 8 or 16 bit).")
@@ -47,7 +50,7 @@ REPORT_NAME = "colorcli-report.json"
                    "input and by which model (the input's own XMP is still kept). It is on by default because "
                    "once a colorized copy leaves --out, nothing else tells it from a colour photograph.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
-def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, fmt,
+def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, mount, fmt,
              ref, report, sheet, shard, no_provenance, quiet):
     """Colorize grayscale images, mirroring folders under --out.
 
@@ -60,7 +63,9 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
 
     Grey scans and monochrome prints that are toned, faded, stained or captioned in ink are colorized
     from their lightness alone; colour photographs and hand-tinted prints (several separate hues, or
-    colour no print tone or paper cast explains) are skipped, with the reason in the report.
+    colour no print tone or paper cast explains) are skipped, with the reason in the report. A print
+    mounted on a card or album page is found and decided and colorized alone; the card keeps the scan's own
+    pixels (--mount off takes the whole scan as one picture).
 
     Every output's XMP (kept from the input and extended) says that its colours are a machine's estimate:
     IPTC digital source type compositeWithTrainedAlgorithmicMedia, the input's path and sha256
@@ -89,7 +94,8 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     from colorcli.commands._progress import Progress
 
     options = pipeline.Options(out=out, fmt=fmt, overwrite=overwrite, include_color=include_color,
-                               workers=workers, batch_size=batch_size, ref=ref, provenance=not no_provenance)
+                               workers=workers, batch_size=batch_size, ref=ref, mount=mount,
+                               provenance=not no_provenance)
     shard_spec = pipeline.parse_shard(shard)
     references = pipeline.index_references(ref) if ref else None
     ignored = Counter()
@@ -160,7 +166,8 @@ def _report(records, outcome, colorizer, options, inputs, shard, started, ignore
         "size": colorizer.size,
         "inputs": [str(Path(p).resolve()) for p in inputs],
         "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
-                    "include_color": options.include_color, "workers": options.workers or os.cpu_count(),
+                    "include_color": options.include_color, "mount": options.mount,
+                    "workers": options.workers or os.cpu_count(),
                     "batch_size": options.batch_size, "ref": str(options.ref) if options.ref else None,
                     "provenance": options.provenance,
                     "shard": f"{shard[0]}/{shard[1]}" if shard else None},
