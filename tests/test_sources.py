@@ -79,6 +79,33 @@ def test_subfolders_are_sources_and_weighted_folders_share_the_steps(tmp_path):
         data.load_folder([str(tmp_path / "small") + ":1", str(empty) + ":1"], size=32, val_dirs=[tmp_path / "val"])
 
 
+def test_folders_of_the_same_name_stay_apart_and_a_folder_given_twice_is_refused(tmp_path):
+    _photos(tmp_path / "one" / "photos", 4)
+    _photos(tmp_path / "two" / "photos", 2, seed=1)
+    _photos(tmp_path / "val", 2, seed=3)
+    split = data.load_folder([str(tmp_path / "one" / "photos") + ":0.3", str(tmp_path / "two" / "photos") + ":0.7"],
+                             size=32, val_dirs=[tmp_path / "val"])
+    groups = {name: (count, share) for name, count, share in split.groups}
+    assert groups == {"one/photos": (4, pytest.approx(0.3)), "two/photos": (2, pytest.approx(0.7))}
+    with pytest.raises(UsageError, match="given twice"):
+        data.load_folder([str(tmp_path / "one" / "photos"), str(tmp_path / "one" / ".." / "one" / "photos")],
+                         size=32, val_dirs=[tmp_path / "val"])
+
+
+def test_prepared_copies_are_not_reused_once_the_decoding_changes(tmp_path, monkeypatch):
+    _photos(tmp_path / "photos", 3, size=80)
+    _photos(tmp_path / "val", 2, seed=3)
+    load = lambda: data.load_folder(str(tmp_path / "photos"), size=32, val_dirs=[tmp_path / "val"],  # noqa: E731
+                                    prepared_dir=tmp_path / "cache")
+    assert not load().description["sources"]["photos"]["prepared"]["reused"]
+    assert load().description["sources"]["photos"]["prepared"]["reused"]
+    monkeypatch.setattr(data, "DECODE_VERSION", data.DECODE_VERSION + 1)
+    assert not load().description["sources"]["photos"]["prepared"]["reused"]
+    monkeypatch.setattr(data, "MAX_ASPECT", 1.5)
+    assert not load().description["sources"]["photos"]["prepared"]["reused"]
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+
+
 def test_a_prepared_copy_is_made_once_reused_and_remade_when_a_photo_changes(tmp_path):
     files = _photos(tmp_path / "photos", 5, size=60)
     Image.fromarray(np.full((50, 50), 90, np.uint8)).save(tmp_path / "photos" / "grey.png")

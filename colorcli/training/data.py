@@ -28,8 +28,8 @@ from colorcli.cache import file_hash
 from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
 from colorcli.errors import DataError, DownloadError
 from colorcli.training.prepared import load_or_prepare
-from colorcli.training.sources import DEFAULT_BALANCE, check_weights, format_dataset, parse_dataset, quotas, \
-    shares, source_name
+from colorcli.training.sources import DEFAULT_BALANCE, check_weights, dataset_labels, format_dataset, parse_dataset, \
+    quotas, shares, source_name
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -189,6 +189,14 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 MAX_ASPECT = 2.0  # a training photo's long side is cropped (centred) to this times its short side
+# Names what decode_photo gives, in the prepared copies' key: raise it when decode_photo or
+# color.is_grayscale changes its output, so that no copy made by the old decoding is reused.
+DECODE_VERSION = 1
+
+
+def prepared_key(load_size: int) -> str:
+    """What a prepared copy holds beyond its files: the load size and the decoding's settings."""
+    return f"{load_size}px-aspect{MAX_ASPECT:g}-decode{DECODE_VERSION}"
 
 
 def decode_photo(path: Path, short: int, max_aspect: float | None = None) -> np.ndarray | str:
@@ -268,6 +276,7 @@ def load_folder(datasets, size: int, val_dirs: list[Path] = (), val_fraction: fl
     names = _set_names(val_dirs) if val_dirs else ["held-out"]
     held = []
     train_files: list[tuple[str, int, Path]] = []  # (source, dataset index, path)
+    labels = dataset_labels([Path(spec.path) for spec in specs])
     for index, spec in enumerate(specs):
         root = Path(spec.path)
         for path in list_images(root):
@@ -281,7 +290,7 @@ def load_folder(datasets, size: int, val_dirs: list[Path] = (), val_fraction: fl
             elif held_out(str(relative), val_fraction):
                 held.append(path)
                 continue
-            train_files.append((source_name(root, relative), index, path))
+            train_files.append((source_name(labels[index], relative), index, path))
     if not val_dirs:
         val_lists = [held]
     if limit is not None:
@@ -298,7 +307,7 @@ def load_folder(datasets, size: int, val_dirs: list[Path] = (), val_fraction: fl
         if prepared_dir is not None:
             say = (lambda done, total, name=name: progress(f"preparing {name}: {done:,}/{total:,} photos at "
                                                             f"{load_size} px")) if progress else None
-            banks[name], record = load_or_prepare(files, decode, f"{load_size}px", Path(prepared_dir), workers, say)
+            banks[name], record = load_or_prepare(files, decode, prepared_key(load_size), Path(prepared_dir), workers, say)
             counts[name] = record["counts"]
             prepared[name] = {k: record[k] for k in ("path", "reused", "images_per_s", "load_images_per_s")}
         else:
@@ -453,6 +462,9 @@ class Batcher:
         """One epoch of randomness: which image each sample is, its crop offsets and flip, drawn up front."""
         picks, start = [], 0
         for (_, count, _), quota in zip(self.groups, quotas([share for _, _, share in self.groups], self.epoch_size)):
+            if quota == 0:  # a source whose share rounds to nothing this epoch
+                start += count
+                continue
             rounds = -(-int(quota) // count)
             drawn = torch.cat([torch.randperm(count, generator=generator) for _ in range(rounds)])[:quota]
             picks.append(drawn + start)

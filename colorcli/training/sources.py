@@ -56,9 +56,21 @@ def check_weights(specs: list[DatasetSpec]) -> None:
         raise UsageError("give every --dataset a weight (DIR:W) or none of them")
 
 
-def source_name(root: Path, relative: Path) -> str:
-    """The source a photo belongs to: its dataset folder's name and the top-level subfolder it is in."""
-    return f"{root.name}/{relative.parts[0]}" if len(relative.parts) > 1 else root.name
+def dataset_labels(roots: list[Path]) -> list[str]:
+    """A unique label for each dataset folder: its name, with its parent's where two names are alike, so
+    ``/a/photos`` and ``/b/photos`` stay two sources. The same folder given twice is an error."""
+    resolved = [root.resolve() for root in roots]
+    for index, path in enumerate(resolved):
+        if path in resolved[:index]:
+            raise UsageError(f"--dataset {roots[index]}: the same folder is given twice")
+    names = [root.name for root in resolved]
+    labels = [f"{root.parent.name}/{name}" if names.count(name) > 1 else name for root, name in zip(resolved, names)]
+    return [f"{label}#{index + 1}" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
+
+
+def source_name(label: str, relative: Path) -> str:
+    """The source a photo belongs to: its dataset folder's label and the top-level subfolder it is in."""
+    return f"{label}/{relative.parts[0]}" if len(relative.parts) > 1 else label
 
 
 def shares(counts: dict[str, int], folder_of: dict[str, int], folder_weights: list[float | None],
