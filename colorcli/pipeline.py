@@ -217,7 +217,7 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 
 
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
-             provenance: xmp.Provenance | None = None) -> dict:
+             provenance: xmp.Provenance) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
     from colorcli import imageio, metrics, mount, mounted
 
@@ -252,11 +252,10 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
     if image.alpha is not None:
         rows = _with_alpha_rows(rows, image.alpha, imageio)
     channels = 4 if rgbx or image.alpha is not None else 3
-    if provenance is not None:
-        image.xmp, extra["xmp"] = xmp.for_output(
-            image.xmp, FORMAT_OF_EXTENSION[job.dst.suffix.lower()], provenance,
-            job.rel.with_name(job.src.name).as_posix(), image.sha256, options.provenance)
-        extra["model_sha256"] = provenance.model_sha256
+    image.xmp, extra["xmp"] = xmp.for_output(
+        image.xmp, FORMAT_OF_EXTENSION[job.dst.suffix.lower()], provenance,
+        job.rel.with_name(job.src.name).as_posix(), image.sha256, options.provenance)
+    extra["model_sha256"] = provenance.model_sha256
     imageio.write_rows(job.dst, (height, width, channels), image.pixels.dtype, rows, image)
     timings["merge_write"] = time.perf_counter() - tick
     if ref_path:

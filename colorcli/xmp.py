@@ -103,7 +103,7 @@ def _q(name: str) -> str:
     return f"{{{NAMESPACES[prefix]}}}{local}"
 
 
-def for_output(input_xmp: bytes | None, fmt: str, provenance: Provenance | None, source_name: str,
+def for_output(input_xmp: bytes | None, fmt: str, provenance: Provenance, source_name: str,
                source_sha256: str | None, embed: bool = True, when: datetime | None = None
                ) -> tuple[bytes | None, dict]:
     """The XMP to write into an output of format FMT, and the report's account of it.
@@ -115,11 +115,15 @@ def for_output(input_xmp: bytes | None, fmt: str, provenance: Provenance | None,
     had = bool(input_xmp)
     if fmt in NO_PLACE:
         return None, {"written": False, "input_xmp": "dropped" if had else "absent", "reason": NO_PLACE[fmt]}
-    if not embed or provenance is None:
+    capacity = CAPACITY.get(fmt)
+    if not embed:
+        if had and capacity is not None and len(input_xmp) > capacity:
+            return None, {"written": False, "input_xmp": "dropped",
+                          "reason": f"--no-provenance; the input's XMP ({len(input_xmp)} bytes) does not fit in "
+                                    f"one {fmt} XMP segment ({capacity} bytes)"}
         return input_xmp or None, {"written": False, "input_xmp": "kept" if had else "absent",
                                    "reason": "--no-provenance"}
     when = when or datetime.now(timezone.utc)
-    capacity = CAPACITY.get(fmt)
     reason = None
     if had:
         try:

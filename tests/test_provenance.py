@@ -142,6 +142,8 @@ def test_a_packet_too_large_for_a_jpeg_segment_leaves_the_inputs_out_and_says_so
     assert account["input_xmp"] == "dropped" and "do not fit" in account["reason"]
     packet, account = xmp.for_output(long, "TIFF", PROVENANCE, "a.tif", "cd" * 32, when=WHEN)
     assert account["input_xmp"] == "kept" and b"x" * 64000 in packet  # TIFF takes any size
+    packet, account = xmp.for_output(long, "JPEG", PROVENANCE, "a.jpg", "cd" * 32, embed=False)
+    assert packet is None and account["input_xmp"] == "dropped" and "does not fit" in account["reason"]
 
 
 def test_formats_without_a_place_for_xmp_and_the_opt_out_are_accounted_for():
