@@ -240,14 +240,14 @@ def test_a_worker_killed_while_sending_does_not_block_the_others(tmp_path, tiny_
     pool = pipeline._Pool(2, pipeline.Options(out=tmp_path / "out"))
     try:
         first, second = sorted(pool.workers)
-        pool.give(first, 0, (scans[0], None, colorizer.size, None))
+        pool.give(first, 0, (scans[0], None, colorizer.size, pipeline._provenance(colorizer)))
         inbox = next(conn for conn, owner in pool.inbox.items() if owner == first)
         assert connection.wait([inbox], 60), "the first worker never sent its request"
         time.sleep(0.3)  # it is now blocked half-way through its 1 MB request
         os.kill(pool.workers[first][0].pid, signal.SIGKILL)
         pool.workers[first][0].join(10)
         finished = []
-        pool.give(second, 1, (scans[1], None, colorizer.size, None))
+        pool.give(second, 1, (scans[1], None, colorizer.size, pipeline._provenance(colorizer)))
         deadline = time.monotonic() + 60
         while not finished and time.monotonic() < deadline:
             pipeline._exchange(pool, colorizer, 8, finished.append, 0.05)
