@@ -307,7 +307,8 @@ def load_folder(datasets, size: int, val_dirs: list[Path] = (), val_fraction: fl
         if prepared_dir is not None:
             say = (lambda done, total, name=name: progress(f"preparing {name}: {done:,}/{total:,} photos at "
                                                             f"{load_size} px")) if progress else None
-            banks[name], record = load_or_prepare(files, decode, prepared_key(load_size), Path(prepared_dir), workers, say)
+            banks[name], record = load_or_prepare(files, decode, prepared_key(load_size), Path(prepared_dir),
+                                                  workers, say)
             counts[name] = record["counts"]
             prepared[name] = {k: record[k] for k in ("path", "reused", "images_per_s", "load_images_per_s")}
         else:
