@@ -226,5 +226,6 @@ def test_batcher_draws_each_source_its_share_and_covers_it_before_repeating():
 def test_a_source_whose_share_rounds_to_nothing_is_left_out_of_that_epoch():
     bank = list(smooth_colour_images(6, size=34))
     groups = [("a", 3, 0.45), ("b", 2, 0.45), ("c", 1, 0.1)]
-    plan = data.Batcher(bank, 32, torch.device("cpu"), groups=groups, epoch_size=2).plan(torch.Generator().manual_seed(0))
+    batcher = data.Batcher(bank, 32, torch.device("cpu"), groups=groups, epoch_size=2)
+    plan = batcher.plan(torch.Generator().manual_seed(0))
     assert len(plan["index"]) == 2 and (plan["index"] < 3).sum() == 1 and (plan["index"] == 5).sum() == 0
