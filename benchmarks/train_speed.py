@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py                       # 32 and 256 px, ngf 64, batch 16
     python benchmarks/train_speed.py --device cuda --amp --sizes 256 --steps 50
     python benchmarks/train_speed.py --generator effnet-lite0 --sizes 128 256 [--l1-only]
+    python benchmarks/train_speed.py --device cuda --amp --generator effnet-lite2 --sizes 128 --l1-only --untrained-encoder
 
 Synthetic colour images in memory, so it measures the training step, not the disk.
 """
@@ -31,7 +32,10 @@ def measure(size: int, args) -> float:
     with tempfile.TemporaryDirectory() as out:
         options = TrainOptions(dataset="bench", out=out, size=size, ngf=args.ngf, ndf=args.ndf,
                                batch_size=args.batch_size, device=args.device, amp=args.amp,
-                               generator=args.generator, pretrain_epochs=1 if args.l1_only else 0)
+                               generator=args.generator, pretrain_epochs=1 if args.l1_only else 0,
+                               # a Trainer marked as resumed skips the ImageNet weights (a checkpoint would
+                               # replace them); the step's time does not depend on their values
+                               resume=args.untrained_encoder)
         bank = images(args.batch_size * 2, load_size_for(size))
         trainer = Trainer(options, Split(bank, images(1, size), {"dataset": "synthetic"}))
         plan = trainer.train_batches.plan(trainer.data_rng)
@@ -52,6 +56,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--generator", default="unet", help="unet or effnet-lite0/1/2")
     parser.add_argument("--l1-only", action="store_true", help="time the L1 warm-up step (no discriminator)")
+    parser.add_argument("--untrained-encoder", action="store_true",
+                        help="effnet: time it without the ImageNet weight wheels (a machine that lacks them)")
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
