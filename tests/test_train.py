@@ -441,3 +441,28 @@ def test_cifar_holdout_validates_on_training_images(tmp_path, monkeypatch):
 def test_cifar_holdout_is_for_cifar10_only(tmp_path):
     with pytest.raises(UsageError, match="--cifar-holdout is for --dataset cifar10"):
         train(TrainOptions(dataset=str(tmp_path), out=str(tmp_path / "run"), cifar_holdout=100))
+
+
+def test_a_run_folder_in_use_by_another_process_is_refused_untouched(tmp_path):
+    import subprocess
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+         "lock.acquire(); print('held', flush=True); sys.stdin.read()", str(out / "train.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UsageError, match=r"being trained by another process .*train\.lock is held"):
+            train(_photo_options(tmp_path, out))
+        assert [p.name for p in out.iterdir()] == ["train.lock"]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    train(_photo_options(tmp_path, out))  # the holder is gone, and so is its lock
+    assert json.loads((out / "last.json").read_text())["epoch"] == 2
+    from filelock import FileLock
+
+    with FileLock(out / "train.lock").acquire(timeout=0):  # a finished run holds nothing
+        pass

@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
 from colorcli import __version__, color, contract, metrics
 from colorcli.errors import CheckpointError, ColorcliError, Stopped, UsageError
@@ -691,6 +692,24 @@ def resume_options(options: TrainOptions, given: set[str] = frozenset()) -> tupl
     return resumed, ckpt
 
 
+@contextlib.contextmanager
+def _run_lock(run_dir: Path):
+    """Hold RUN_DIR/train.lock while training: a second trainer on the same folder (a scheduler's retry, a
+    second --resume) would interleave its checkpoints and metrics with the first one's. The OS drops the
+    lock when the process dies, so a killed run leaves none behind."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / "train.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UsageError(f"{run_dir} is being trained by another process ({run_dir / 'train.lock'} is held); "
+                         "wait for it to end or stop it first") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def train(options: TrainOptions, report: Report = lambda kind, data: None, given: set[str] = frozenset()) -> dict:
     """Run (or with ``resume`` continue) a training; returns the last epoch's record.
 
@@ -722,7 +741,7 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
         raise UsageError("--exclude-list is for photo folders; cifar10 holds out with --cifar-holdout")
     if options.cifar_holdout and not options.cifar:
         raise UsageError("--cifar-holdout is for --dataset cifar10; photo folders hold out --val-dir or --val-fraction")
-    with StopSignal().installed() as stop:
+    with _run_lock(run_dir), StopSignal().installed() as stop:
         split = load_split(options, report)
         trainer = Trainer(options, split, report)
         trainer.stop = stop
