@@ -44,12 +44,12 @@ TRAIN=(train --dataset "$W/photos/a:0.5" --dataset "$W/photos/b:0.5" --val-dir "
        --seed 3 --prepared-dir "$W/prepared" --log-every 1)
 echo "== 1. train with --amp, whole, twice (cuDNN's kernels need not give the same bits twice)"
 for run in whole again; do
-  python3 -m colorcli "${TRAIN[@]}" --out "$W/$run" > "$W/$run.log" 2>&1 || { tail -20 "$W/$run.log"; fail "train $run"; }
+  $CC "${TRAIN[@]}" --out "$W/$run" > "$W/$run.log" 2>&1 || { tail -20 "$W/$run.log"; fail "train $run"; }
 done
 grep -E "training on" "$W/whole.log"
 
 echo "== 1. the same, stopped by SIGTERM inside epoch 2, then resumed"
-python3 -m colorcli "${TRAIN[@]}" --out "$W/split" > "$W/split.log" 2>&1 &
+$CC "${TRAIN[@]}" --out "$W/split" > "$W/split.log" 2>&1 &
 pid=$!  # python's own pid: the signal must reach the trainer, not a shell
 for _ in $(seq 600); do grep -q "^epoch 2/2 step" "$W/split.log" && break; sleep 0.1; done
 kill -TERM $pid; wait $pid; rc=$?
