@@ -218,6 +218,9 @@ def test_metadata_and_card_round_trip(exported5, run5):
     assert json.loads(meta[contract.META_METRICS]) == config["metrics"]
     assert meta[contract.META_VERSION] == __version__ and meta[contract.META_PRECISION] == "fp32"
     assert meta[contract.META_CREATED].endswith("+00:00")
+    graph = onnx.load(str(out)).graph
+    assert not [n.name for n in graph.node if n.metadata_props], "nodes keep the exporter's stack traces"
+    assert str(Path(export.__file__).parent) not in out.read_bytes().decode("latin-1")
 
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["sha256"] == cache.sha256_file(out)

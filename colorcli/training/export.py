@@ -215,6 +215,10 @@ def _finish_proto(model, metadata: dict[str, str], fp16: bool):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = float16.convert_float_to_float16(model, keep_io_types=True)
+    # torch.onnx tags every node with the Python stack that made it: the builder's file paths, about
+    # 200 kB of debugging text that describes nothing about the model.
+    for item in (*model.graph.node, *model.graph.value_info, *model.graph.input, *model.graph.output):
+        del item.metadata_props[:]
     kept = [(p.key, p.value) for p in model.metadata_props if p.key not in metadata]
     del model.metadata_props[:]
     for key, value in [*kept, *metadata.items()]:
