@@ -1,6 +1,6 @@
 """Size and speed of an exported generator: ms per 256x256 image with ONNX Runtime on the CPU.
 
-    python benchmarks/model_speed.py export/effnet-lite0-photos.onnx [--threads 2] [--size 256] [--runs 40]
+    python benchmarks/model_speed.py export/effnet-lite2-photos.onnx [--threads 2] [--size 256] [--runs 40]
 
 Prints the file size in MB, then the median and fastest of RUNS single-image runs after warm-up.
 """

@@ -20,6 +20,7 @@ from conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = sorted((ROOT / "export").glob("*.onnx"))
+PHOTO_MODEL = "effnet-lite2-photos"
 
 
 def assert_same_lightness(rgb: np.ndarray, gray: np.ndarray) -> None:
@@ -29,7 +30,7 @@ def assert_same_lightness(rgb: np.ndarray, gray: np.ndarray) -> None:
 
 
 def test_export_folder_holds_the_two_shipped_models():
-    assert {p.stem for p in PUBLISHED} >= {"effnet-lite0-photos", "effnet-lite0-cifar10"}
+    assert {p.stem for p in PUBLISHED} >= {PHOTO_MODEL, "effnet-lite0-cifar10"}
 
 
 @pytest.mark.parametrize("model", PUBLISHED, ids=lambda p: p.stem)
@@ -47,9 +48,12 @@ def test_model_matches_its_card_and_loads(model):
         card.get("chroma_gain", 1.0), card.get("flip_average", False), card.get("shift_average", False))
 
 
-def test_embedded_model_is_the_published_photo_model():
-    embedded = ROOT / "colorcli" / "models" / "effnet-lite0-photos.onnx"
-    assert cache.sha256_file(embedded) == cache.sha256_file(ROOT / "export" / "effnet-lite0-photos.onnx")
+def test_the_one_embedded_model_is_the_published_photo_model():
+    from colorcli import registry
+
+    assert registry.embedded_names() == [PHOTO_MODEL]  # one embedded model, so it is the default
+    embedded = ROOT / "colorcli" / "models" / f"{PHOTO_MODEL}.onnx"
+    assert cache.sha256_file(embedded) == cache.sha256_file(ROOT / "export" / f"{PHOTO_MODEL}.onnx")
 
 
 def test_cifar10_model_beats_gray_on_real_test_images():
@@ -70,8 +74,26 @@ def test_cifar10_model_beats_gray_on_real_test_images():
 def test_photo_model_colours_an_archive_sample_and_keeps_its_detail():
     sample = sorted((ROOT / "samples").glob("*.jpg"))[0]
     gray = np.asarray(Image.open(sample).convert("L"))
-    colorizer = Colorizer.load(str(ROOT / "export" / "effnet-lite0-photos.onnx"), provider="cpu")
+    colorizer = Colorizer.load(str(ROOT / "export" / f"{PHOTO_MODEL}.onnx"), provider="cpu")
     rgb = colorizer.colorize(gray)
     assert rgb.shape == gray.shape + (3,) and rgb.dtype == np.uint8
     assert metrics.colorfulness(rgb) > 5.0
     assert_same_lightness(rgb, gray)
+
+
+def test_photo_model_beats_gray_on_photos_from_a_source_it_never_saw():
+    """Urban100's report half (img_002, img_004, ...): held out of training and of every choice."""
+    folder = SHARED_DATA / "photos" / "train" / "urban100"
+    refs = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("img_*"))[1::2]]
+    refs = [ref for ref in refs if np.percentile(np.hypot(*color.rgb_to_lab(ref)[..., 1:].transpose(2, 0, 1)), 99) >= 2]
+    assert len(refs) > 40
+    colorizer = Colorizer.load(str(ROOT / "export" / f"{PHOTO_MODEL}.onnx"), provider="cpu")
+    ours, gray = [], []
+    for ref in refs:
+        grey = metrics.gray_baseline(ref)
+        ours.append(metrics.score(colorizer.colorize(grey), ref))
+        gray.append(metrics.score(grey, ref))
+    ours, gray = metrics.summarize(ours), metrics.summarize(gray)
+    assert ours["ciede2000"]["mean"] < gray["ciede2000"]["mean"]
+    assert ours["psnr"]["mean"] > gray["psnr"]["mean"]
+    assert ours["colorfulness"]["mean"] > 20.0
