@@ -8,6 +8,7 @@ baseline, the photo model on a real archive sample.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +83,16 @@ def test_photo_model_colours_an_archive_sample_and_keeps_its_detail():
 
 
 def test_photo_model_beats_gray_on_photos_from_a_source_it_never_saw():
-    """Urban100's report half (img_002, img_004, ...): held out of training and of every choice."""
-    folder = SHARED_DATA / "photos" / "train" / "urban100"
-    refs = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("img_*"))[1::2]]
-    refs = [ref for ref in refs if np.percentile(np.hypot(*color.rgb_to_lab(ref)[..., 1:].transpose(2, 0, 1)), 99) >= 2]
-    assert len(refs) > 40
+    """The photo protocol's report half of Urban100: a source the model never trained on."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from photo_protocol import is_grey_reference, protocol_sets
+
+    report = [p for p in protocol_sets(SHARED_DATA)["urban100"]["report"] if not is_grey_reference(p)]
+    assert len(report) > 40
     colorizer = Colorizer.load(str(ROOT / "export" / f"{PHOTO_MODEL}.onnx"), provider="cpu")
     ours, gray = [], []
-    for ref in refs:
+    for path in report:
+        ref = np.asarray(Image.open(path).convert("RGB"))
         grey = metrics.gray_baseline(ref)
         ours.append(metrics.score(colorizer.colorize(grey), ref))
         gray.append(metrics.score(grey, ref))
