@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli import color, contract, metrics
+from colorcli.look import lab
+from colorcli.models import contract
+from colorcli.scoring import metrics
 from colorcli.training.data import CIFAR_TRAIN, cifar_folder, read_cifar_batch
-from colorcli.runtime import Colorizer
+from colorcli.models.runtime import Colorizer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -36,10 +38,10 @@ def main() -> None:
     gray = metrics.summarize(metrics.score_batch(metrics.gray_baseline(images), images))
     rows = [("gray", gray)]
     # what Colorizer.colorize does, with the model run once and the gain applied to its a, b
-    split = [color.split_for_model(image, colorizer.size) for image in images]
+    split = [lab.split_for_model(image, colorizer.size) for image in images]
     predicted = [colorizer.predict_ab(small[None])[0] for _, small in split]
     for gain in args.gains:
-        colorized = np.stack([color.merge_from_model(image, L_full, np.clip(ab * gain, -contract.AB_SCALE,
+        colorized = np.stack([lab.merge_from_model(image, L_full, np.clip(ab * gain, -contract.AB_SCALE,
                                                                                contract.AB_SCALE))
                               for image, (L_full, _), ab in zip(images, split, predicted)])
         rows.append((f"gain {gain:g}", metrics.summarize(metrics.score_batch(colorized, images))))

@@ -201,12 +201,12 @@ def compare_outputs(ours: Path, baseline: Path, step: int) -> str:
     per-pixel one, and their total sizes."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
-    from colorcli import imageio
+    from colorcli.io import images
 
     means, worst, sizes = [], 0.0, [0, 0]
     for new in sorted(p for p in ours.iterdir() if p.suffix in (".jpg", ".tif")):
         old = baseline / new.name
-        a, b = (imageio.read_image(p).pixels[::step, ::step] for p in (new, old))
+        a, b = (images.read_image(p).pixels[::step, ::step] for p in (new, old))
         scale = float(np.iinfo(a.dtype).max)
         delta = deltaE_ciede2000(rgb2lab(a / scale), rgb2lab(b / scale))
         means.append(float(delta.mean()))

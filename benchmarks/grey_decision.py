@@ -1,8 +1,8 @@
 """What colorize takes for grey in ../shared/data, folder by folder, and what the decision costs per scan.
 
 Prints, for the archive prints (which should all be taken for grey) and each folder of colour photos
-(which should mostly not), how many files colorize takes for grey (colorcli.tone.classify of the scan, or
-of the print on it where colorcli.mount finds one, as `colorize --mount auto` decides), how many had a
+(which should mostly not), how many files colorize takes for grey (colorcli.look.tone.classify of the scan, or
+of the print on it where colorcli.look.mount_find finds one, as `colorize --mount auto` decides), how many had a
 mount found, the reasons it gives, and its time on a 12 MP scan (measured in this run, against the time to
 read that scan back as a PNG).
 
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from colorcli import mount, mounted, tone
-from colorcli.imageio import read_image
+from colorcli.look import mount_find
+from colorcli.look import mount_colorize
+from colorcli.look import tone
+from colorcli.io.images import read_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 IMAGES = {".jpg", ".jpeg", ".png"}
@@ -48,8 +50,8 @@ def main() -> None:
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGES and "cifar" not in p.parts[-2]):
         folder = folder_of(path, root)
         pixels = read_image(path).pixels
-        found = mount.find(pixels)
-        decision = mounted.decide(pixels, found).tone
+        found = mount_find.find(pixels)
+        decision = mount_colorize.decide(pixels, found).tone
         totals[folder] += 1
         grey[folder] += decision.grey
         mounts[folder] += bool(found.prints)
@@ -72,7 +74,7 @@ def main() -> None:
     decide_seconds = (time.perf_counter() - start) / 5
     start = time.perf_counter()
     for _ in range(5):
-        mount.find(scan)
+        mount_find.find(scan)
     mount_seconds = (time.perf_counter() - start) / 5
     print(f"12 MP scan: decision {decide_seconds * 1000:.0f} ms, mount search {mount_seconds * 1000:.0f} ms, "
           f"reading it as PNG {read_seconds * 1000:.0f} ms (ratios {decide_seconds / read_seconds:.2f}, "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli.runtime import create_session
+from colorcli.models.runtime import create_session
 
 
 def main() -> None:

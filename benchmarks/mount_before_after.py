@@ -22,17 +22,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import mounts  # noqa: E402
 
-from colorcli import mount, mounted  # noqa: E402
-from colorcli.imageio import read_image  # noqa: E402
-from colorcli.runtime import Colorizer  # noqa: E402
+from colorcli.look import mount_find
+from colorcli.look import mount_colorize  # noqa: E402
+from colorcli.io.images import read_image  # noqa: E402
+from colorcli.models.runtime import Colorizer  # noqa: E402
 
 PANEL = 300
 
 
-def colorized(scan: np.ndarray, colorizer: Colorizer, found: mount.Mount) -> np.ndarray:
-    pieces = mounted.split_for_model(scan, found.prints, colorizer.size)
+def colorized(scan: np.ndarray, colorizer: Colorizer, found: mount_find.Mount) -> np.ndarray:
+    pieces = mount_colorize.split_for_model(scan, found.prints, colorizer.size)
     ab = [colorizer.predict_ab(piece.small[None])[0] for piece in pieces]
-    return mounted.merged_rows(scan, pieces, ab)(0, scan.shape[0])
+    return mount_colorize.merged_rows(scan, pieces, ab)(0, scan.shape[0])
 
 
 def main() -> None:
@@ -55,9 +56,9 @@ def main() -> None:
     card = mounts.cabinet_card(photo, card="maroon", ink="gold", tone="sepia", rounded=True, angle=1.0,
                                width=width, seed=3)
     colorizer = Colorizer.load(None, provider="cpu")
-    found = mount.find(card.scan)
-    print(found.reason, found.report(card.scan.shape)["print"], mounted.decide(card.scan, found).tone.reason)
-    panels = [card.scan, colorized(card.scan, colorizer, mount.OFF), colorized(card.scan, colorizer, found)]
+    found = mount_find.find(card.scan)
+    print(found.reason, found.report(card.scan.shape)["print"], mount_colorize.decide(card.scan, found).tone.reason)
+    panels = [card.scan, colorized(card.scan, colorizer, mount_find.OFF), colorized(card.scan, colorizer, found)]
     size = (PANEL, round(PANEL * card.scan.shape[0] / card.scan.shape[1]))
     gap = np.full((size[1], 8, 3), 255, np.uint8)
     row = [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in panels]

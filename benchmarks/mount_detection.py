@@ -2,7 +2,7 @@
 and what the seam between the colorized print and the card looks like.
 
 Prints, measured in this run:
-- the time of mount.find on a 12 MP cabinet card and a 12 MP plain photo (photos enlarged), beside the grey
+- the time of mount_find.find on a 12 MP cabinet card and a 12 MP plain photo (photos enlarged), beside the grey
   decision it joins (tone.classify of the scan) and reading the scan back as a PNG;
 - on cabinet cards made from ImageNet photos (every card colour, ink, tone, rounded corners, bevels, off
   centre, turned up to 2 degrees): the share found, their mean IoU with the true print, and how many card
@@ -30,9 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import mounts  # noqa: E402  (tests/mounts.py: the synthetic cards)
 
-from colorcli import color, mount, mounted, tone  # noqa: E402
-from colorcli.imageio import read_image  # noqa: E402
-from colorcli.runtime import Colorizer  # noqa: E402
+from colorcli.look import lab
+from colorcli.look import mount_find
+from colorcli.look import mount_colorize
+from colorcli.look import tone  # noqa: E402
+from colorcli.io.images import read_image  # noqa: E402
+from colorcli.models.runtime import Colorizer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -64,23 +67,23 @@ def cost(root: Path) -> None:
             png = Path(folder) / "scan.png"
             cv2.imwrite(str(png), scan)
             read_seconds = timed(read_image, png, rounds=2)
-        find_seconds = timed(mount.find, scan)
+        find_seconds = timed(mount_find.find, scan)
         classify_seconds = timed(tone.classify, scan)
-        found = mount.find(scan)
-        decide_seconds = timed(mounted.decide, scan, found)
-        print(f"12 MP {name} ({scan.shape[1]}x{scan.shape[0]}): mount.find {find_seconds * 1000:.0f} ms, grey "
+        found = mount_find.find(scan)
+        decide_seconds = timed(mount_colorize.decide, scan, found)
+        print(f"12 MP {name} ({scan.shape[1]}x{scan.shape[0]}): mount_find.find {find_seconds * 1000:.0f} ms, grey "
               f"decision of the scan {classify_seconds * 1000:.0f} ms (of its print {decide_seconds * 1000:.0f} "
               f"ms), reading it as PNG {read_seconds * 1000:.0f} ms; find / decision "
               f"{find_seconds / classify_seconds:.2f}, find / read {find_seconds / read_seconds:.2f} "
               f"[{found.reason}]")
 
 
-def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]:
+def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount_find.Mount]]:
     files = sorted((root / "photos" / "train" / "imagenet").glob("*.jpg"))[3::11][:count]
     results, by_card, outward, kept = [], {}, [], []
     for path, layout in zip(files, layouts(len(files))):
         card = mounts.cabinet_card(read_image(path).pixels, **layout)
-        found = mount.find(card.scan)
+        found = mount_find.find(card.scan)
         stats = by_card.setdefault(layout["card"], [0, 0, [], 0])
         stats[0] += 1
         if found.prints:
@@ -90,7 +93,7 @@ def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]
             truth = card.coverage[0] >= 0.5
             stats[1] += 1
             stats[2].append(((depth > 0) & truth).sum() / ((depth > 0) | truth).sum())
-            weight = mounted.weight(p, 0, height, 0, width)
+            weight = mount_colorize.weight(p, 0, height, 0, width)
             stats[3] += int(((weight > 0) & card.card).sum())
             beyond = cv2.distanceTransform(card.card.astype(np.uint8), cv2.DIST_L2, 5)[(depth > 0) & card.card]
             outward.append(float(beyond.max()) if beyond.size else 0.0)
@@ -104,12 +107,12 @@ def accuracy(root: Path, count: int) -> list[tuple[mounts.Mounted, mount.Mount]]
         print(f"  {name:7s} {found_n:3d} of {n:3d} found, mean IoU {np.mean(ious) if ious else 0:.4f} "
               f"(least {min(ious) if ious else 0:.4f}), card pixels a found print would touch: {touched}")
     print(f"  a found edge lies at most {max(outward):.2f} px outside the print's true edge (pixel centres; "
-          f"{mounted._KEEP} px inside it are kept as scanned); of the print, {np.mean(kept):.2%} on average "
+          f"{mount_colorize._KEEP} px inside it are kept as scanned); of the print, {np.mean(kept):.2%} on average "
           f"is left as scanned (its rim, and what a found edge cut off; {max(kept):.2%} at most)")
     return results
 
 
-def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
+def seam(results: list[tuple[mounts.Mounted, mount_find.Mount]], count: int) -> None:
     if not results[:count]:
         return
     colorizer = Colorizer.load(None, provider="cpu")
@@ -117,16 +120,16 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
     depth_steps = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 30]
     for card, found in results[:count]:
         scan = card.scan
-        pieces = mounted.split_for_model(scan, found.prints, colorizer.size)
+        pieces = mount_colorize.split_for_model(scan, found.prints, colorizer.size)
         ab = [colorizer.predict_ab(piece.small[None])[0] for piece in pieces]
-        out = mounted.merged_rows(scan, pieces, ab)(0, scan.shape[0])
+        out = mount_colorize.merged_rows(scan, pieces, ab)(0, scan.shape[0])
         changed += int((out != scan).any(axis=2)[card.card].sum())
         x, y, w, h = pieces[0].box  # the print colorized alone, laid over the card without a seam
         plain = scan.copy()
-        plain[y:y + h, x:x + w] = color.merged_rows_from_model(pieces[0].pixels, ab[0])(0, h)
-        small = color.split_for_model(scan, colorizer.size)[1]  # the whole scan colorized (--mount off)
-        whole = color.merged_rows_from_model(scan, colorizer.predict_ab(small[None])[0])(0, scan.shape[0])
-        lab_out, lab_scan, lab_whole = (color.rgb_to_lab(x) for x in (out, scan, whole))
+        plain[y:y + h, x:x + w] = lab.merged_rows_from_model(pieces[0].pixels, ab[0])(0, h)
+        small = lab.split_for_model(scan, colorizer.size)[1]  # the whole scan colorized (--mount off)
+        whole = lab.merged_rows_from_model(scan, colorizer.predict_ab(small[None])[0])(0, scan.shape[0])
+        lab_out, lab_scan, lab_whole = (lab.rgb_to_lab(x) for x in (out, scan, whole))
         distance = np.linalg.norm(lab_out - lab_scan, axis=2)
         spill.append(float(np.linalg.norm(lab_whole - lab_scan, axis=2)[card.card].mean()))
         # distance to the true print edge, from its coverage: outside (card) and inside
@@ -136,7 +139,7 @@ def seam(results: list[tuple[mounts.Mounted, mount.Mount]], count: int) -> None:
             ring = (card.coverage[0] == 0) & (outside > k) & (outside <= k + 1)
             rings[k] = max(rings[k], distance[ring].max())
         chroma = np.hypot(lab_out[..., 1], lab_out[..., 2])
-        lab_plain = color.rgb_to_lab(plain)
+        lab_plain = lab.rgb_to_lab(plain)
         chroma_plain = np.hypot(lab_plain[..., 1], lab_plain[..., 2])
         interior = chroma[inside > 40].mean()
         for i, d in enumerate(depth_steps):

@@ -110,9 +110,11 @@ def win_rates(model: list[dict], gray: list[dict]) -> dict[str, float]:
 
 
 def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float]) -> tuple[dict, dict]:
-    from colorcli import color, contract, metrics
-    from colorcli.imageio import read_image
-    from colorcli.runtime import Colorizer
+    from colorcli.look import lab as color
+    from colorcli.models import contract
+    from colorcli.scoring import metrics
+    from colorcli.io.images import read_image
+    from colorcli.models.runtime import Colorizer
 
     colorizer = Colorizer.load(model, size=size)
     scores: dict[str, list] = {"gray": []} | {f"gain {g:g}": [] for g in gains}

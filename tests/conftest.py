@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from colorcli import contract
+from colorcli.models import contract
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from skimage import color as skcolor
 
-from colorcli import color
-from colorcli.imageio import read_image
+from colorcli.look import lab as color
+from colorcli.io.images import read_image
 from conftest import SHARED_DATA, gradient_gray
 
 RNG = np.random.default_rng(7)

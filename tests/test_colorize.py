@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import pipeline
+from colorcli.batch import pipeline
 from colorcli.cli import cli
-from colorcli.imageio import read_image
-from colorcli.orientation import to_upright
-from colorcli.runtime import Colorizer
+from colorcli.io.images import read_image
+from colorcli.io.orientation import to_upright
+from colorcli.models.runtime import Colorizer
 from conftest import gradient_gray
 from test_imageio import make_scans
 
@@ -96,10 +96,11 @@ def test_written_output_is_the_in_memory_colorization(tmp_path, tiny_model_path,
     Colorizer.colorize gives for the whole picture at once."""
     import tifffile
 
-    from colorcli import color, imageio
+    from colorcli.look import lab
+    from colorcli.io import images
 
-    monkeypatch.setattr(color, "_BAND_PIXELS", 96 * 7)  # the in-process runs below go through many bands
-    monkeypatch.setattr(imageio, "_TIFF_BAND_BYTES", 96 * 6 * 10)
+    monkeypatch.setattr(lab, "_BAND_PIXELS", 96 * 7)  # the in-process runs below go through many bands
+    monkeypatch.setattr(images, "_TIFF_BAND_BYTES", 96 * 6 * 10)
     grey16 = gradient_gray(70, 96, np.uint16)
     src = tmp_path / "in" / name
     src.parent.mkdir()
@@ -119,7 +120,7 @@ def test_written_output_is_the_in_memory_colorization(tmp_path, tiny_model_path,
     if name.endswith(".tif"):
         assert written.dtype == np.uint16 and np.array_equal(written, expected)
     else:  # a JPEG round trip: compare with the same pixels encoded the usual way
-        imageio.write_image(tmp_path / "whole.jpg", expected, scan)
+        images.write_image(tmp_path / "whole.jpg", expected, scan)
         assert (tmp_path / "whole.jpg").read_bytes() == job.dst.read_bytes()
 
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 import torch  # noqa: E402  (the train extra is part of the test install)
 
-from colorcli import color, metrics  # noqa: E402
+from colorcli.look import lab as color
+from colorcli.scoring import metrics  # noqa: E402
 from colorcli.errors import DataError, DownloadError  # noqa: E402
 from colorcli.training import data  # noqa: E402
 from conftest import SHARED_DATA  # noqa: E402

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import evaluate, metrics
+from colorcli.scoring import evaluate
+from colorcli.scoring import metrics
 from colorcli.cli import cli
-from colorcli.runtime import Colorizer
+from colorcli.models.runtime import Colorizer
 from conftest import gradient_gray
 
 
@@ -188,7 +189,7 @@ def test_worker_processes_give_the_same_records_as_one_process(tmp_path, monkeyp
 def test_fid_with_an_override_torchscript_network(folders, tmp_path):
     import torch
 
-    from colorcli import fid as fid_metric
+    from colorcli.scoring import fid as fid_metric
 
     torch.set_num_threads(1)
 

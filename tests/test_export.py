@@ -14,10 +14,13 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from colorcli import __version__, cache, contract, registry  # noqa: E402
+from colorcli import __version__
+from colorcli.models import cache
+from colorcli.models import contract
+from colorcli.models import registry  # noqa: E402
 from colorcli.cli import cli  # noqa: E402
 from colorcli.errors import CheckpointError, ModelError  # noqa: E402
-from colorcli.modelcard import render_markdown  # noqa: E402
+from colorcli.models.modelcard import render_markdown  # noqa: E402
 from colorcli.training import export  # noqa: E402
 from colorcli.training.checkpoint import build_generator, load_generator, save_checkpoint  # noqa: E402
 from colorcli.training.models import unet_config  # noqa: E402

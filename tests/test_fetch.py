@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from colorcli import cache, registry
+from colorcli.models import cache
+from colorcli.models import registry
 from colorcli.cli import cli
 from colorcli.errors import ModelError
-from colorcli.registry import ModelEntry, resolve_model
+from colorcli.models.registry import ModelEntry, resolve_model
 from conftest import make_tiny_model
 
 SERVER_LIFETIME_S = 60  # the server shuts itself down after this even if a test hangs
@@ -242,7 +243,7 @@ def test_colorize_with_a_fetched_model_by_name_and_by_default(server, home, monk
     import numpy as np
     from PIL import Image
 
-    from colorcli.imageio import read_image
+    from colorcli.io.images import read_image
     from conftest import gradient_gray
 
     base, model, hits = server

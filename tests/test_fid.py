@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import fid as fid_metric
+from colorcli.scoring import fid as fid_metric
 from colorcli.cli import cli
 
 torch.set_num_threads(1)  # small images; keep the shared CPU free

@@ -7,9 +7,9 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms
 
-from colorcli import imageio
+from colorcli.io import images
 from colorcli.errors import ImageError
-from colorcli.orientation import to_upright
+from colorcli.io.orientation import to_upright
 from conftest import gradient_gray
 
 GREY = gradient_gray(40, 56)
@@ -60,39 +60,39 @@ def make_scans(folder):
 def test_every_mode_reads(tmp_path):
     expected = make_scans(tmp_path)
     for name, shape in expected.items():
-        image = imageio.read_image(tmp_path / name)
+        image = images.read_image(tmp_path / name)
         assert image.pixels.shape[:2] == shape, name
         assert image.pixels.dtype == (np.uint16 if "16" in name else np.uint8), name
         if name in ("grey_alpha.png", "rgba.png", "palette_transparent.png"):
             assert image.alpha is not None and image.alpha.shape == shape, name
         else:
             assert image.alpha is None, name
-    assert np.array_equal(imageio.read_image(tmp_path / "grey16.png").pixels, gradient_gray(40, 56, np.uint16))
-    assert np.array_equal(imageio.read_image(tmp_path / "grey16.tif").pixels, gradient_gray(40, 56, np.uint16))
-    assert np.array_equal(imageio.read_image(tmp_path / "grey.png").pixels, GREY)
+    assert np.array_equal(images.read_image(tmp_path / "grey16.png").pixels, gradient_gray(40, 56, np.uint16))
+    assert np.array_equal(images.read_image(tmp_path / "grey16.tif").pixels, gradient_gray(40, 56, np.uint16))
+    assert np.array_equal(images.read_image(tmp_path / "grey.png").pixels, GREY)
 
 
 def test_16bit_rgb_png_and_tiff_round_trip_with_metadata(tmp_path):
     rgb16 = np.random.default_rng(1).integers(0, 65536, (30, 20, 3), dtype=np.uint16)
     alpha16 = np.full((30, 20), 40000, np.uint16)
-    meta = imageio.ScanImage(pixels=rgb16, icc_profile=_rgb_profile(), dpi=(600.0, 600.0), exif=_exif(), xmp=_xmp())
+    meta = images.ScanImage(pixels=rgb16, icc_profile=_rgb_profile(), dpi=(600.0, 600.0), exif=_exif(), xmp=_xmp())
     for name in ("out16.png", "out16.tif"):
-        imageio.write_image(tmp_path / name, imageio.with_alpha(rgb16, alpha16), meta)
-        back = imageio.read_image(tmp_path / name)
+        images.write_image(tmp_path / name, images.with_alpha(rgb16, alpha16), meta)
+        back = images.read_image(tmp_path / name)
         assert back.pixels.dtype == np.uint16 and np.array_equal(back.pixels, rgb16), name
         assert np.array_equal(back.alpha, alpha16), name
         assert back.icc_profile == meta.icc_profile, name
         assert back.dpi and round(back.dpi[0]) == 600, name
         assert back.xmp == meta.xmp, name
-    assert imageio.read_image(tmp_path / "out16.png").exif is not None
+    assert images.read_image(tmp_path / "out16.png").exif is not None
 
 
 @pytest.mark.parametrize("name", ["meta.jpg", "meta.png", "meta.tif", "meta.webp"])
 def test_8bit_metadata_kept(tmp_path, name):
-    source = imageio.ScanImage(pixels=GREY, icc_profile=_rgb_profile(), dpi=(300.0, 300.0), exif=_exif(6), xmp=_xmp())
+    source = images.ScanImage(pixels=GREY, icc_profile=_rgb_profile(), dpi=(300.0, 300.0), exif=_exif(6), xmp=_xmp())
     rgb = np.repeat(GREY[..., None], 3, axis=2)
-    imageio.write_image(tmp_path / name, rgb, source)
-    back = imageio.read_image(tmp_path / name)
+    images.write_image(tmp_path / name, rgb, source)
+    back = images.read_image(tmp_path / name)
     # what a viewer shows is the same (Pillow hands TIFF pixels over already turned upright)
     shown = to_upright(back.pixels, back.orientation)
     tolerance = 8 if name in ("meta.jpg", "meta.webp") else 0  # lossy formats
@@ -107,9 +107,9 @@ def test_8bit_metadata_kept(tmp_path, name):
 
 def test_grey_icc_profile_is_not_put_on_rgb_output(tmp_path):
     grey_profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # not RGB
-    source = imageio.ScanImage(pixels=GREY, icc_profile=grey_profile)
-    imageio.write_image(tmp_path / "x.png", np.repeat(GREY[..., None], 3, axis=2), source)
-    assert imageio.read_image(tmp_path / "x.png").icc_profile is None
+    source = images.ScanImage(pixels=GREY, icc_profile=grey_profile)
+    images.write_image(tmp_path / "x.png", np.repeat(GREY[..., None], 3, axis=2), source)
+    assert images.read_image(tmp_path / "x.png").icc_profile is None
 
 
 def test_corrupt_and_truncated_files_raise_image_error_naming_the_file(tmp_path):
@@ -119,7 +119,7 @@ def test_corrupt_and_truncated_files_raise_image_error_naming_the_file(tmp_path)
     (tmp_path / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     for name in ("text.jpg", "truncated.jpg", "missing.png"):
         with pytest.raises(ImageError) as error:
-            imageio.read_image(tmp_path / name)
+            images.read_image(tmp_path / name)
         assert name in str(error.value) and "\n" not in str(error.value)
 
 
@@ -131,9 +131,9 @@ def test_write_is_atomic_when_encoding_fails_midway(tmp_path, monkeypatch):
         handle.write(b"\x89PNG half of the bytes")
         raise OSError("disk full")
 
-    monkeypatch.setattr(imageio, "encode_to", failing_encoder)
+    monkeypatch.setattr(images, "encode_to", failing_encoder)
     with pytest.raises(ImageError, match="disk full"):
-        imageio.write_image(target, np.zeros((4, 4, 3), np.uint8), imageio.ScanImage(pixels=GREY))
+        images.write_image(target, np.zeros((4, 4, 3), np.uint8), images.ScanImage(pixels=GREY))
     assert target.read_bytes() == b"previous complete file"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
@@ -141,7 +141,7 @@ def test_write_is_atomic_when_encoding_fails_midway(tmp_path, monkeypatch):
 def test_output_extension():
     from pathlib import Path
 
-    from colorcli.formats import output_extension
+    from colorcli.io.formats import output_extension
 
     assert output_extension(Path("a/b.JPG"), "keep") == ".JPG"
     assert output_extension(Path("a/b.gif"), "keep") == ".png"
@@ -151,7 +151,7 @@ def test_output_extension():
 def test_written_files_get_ordinary_permissions(tmp_path):
     import os
 
-    imageio.write_image(tmp_path / "p.png", np.zeros((4, 4, 3), np.uint8), imageio.ScanImage(pixels=GREY))
+    images.write_image(tmp_path / "p.png", np.zeros((4, 4, 3), np.uint8), images.ScanImage(pixels=GREY))
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask
@@ -159,11 +159,11 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 
 def test_16bit_tiff_is_written_in_bands_like_tifffile_writes_it_whole(tmp_path, monkeypatch):
     rgb16 = np.random.default_rng(3).integers(0, 65536, (50, 37, 3), dtype=np.uint16)
-    meta = imageio.ScanImage(pixels=rgb16[..., 0], icc_profile=_rgb_profile(), dpi=(600.0, 600.0), orientation=6)
-    monkeypatch.setattr(imageio, "_TIFF_STRIP_BYTES", 37 * 3 * 2 * 4)  # 4 rows a strip
-    monkeypatch.setattr(imageio, "_TIFF_BAND_BYTES", 37 * 3 * 2 * 9)  # 8 rows a band: 2 strips
+    meta = images.ScanImage(pixels=rgb16[..., 0], icc_profile=_rgb_profile(), dpi=(600.0, 600.0), orientation=6)
+    monkeypatch.setattr(images, "_TIFF_STRIP_BYTES", 37 * 3 * 2 * 4)  # 4 rows a strip
+    monkeypatch.setattr(images, "_TIFF_BAND_BYTES", 37 * 3 * 2 * 9)  # 8 rows a band: 2 strips
     calls = []
-    imageio.write_rows(tmp_path / "banded.tif", rgb16.shape, np.uint16,
+    images.write_rows(tmp_path / "banded.tif", rgb16.shape, np.uint16,
                        lambda top, bottom: calls.append((top, bottom)) or rgb16[top:bottom], meta)
     assert calls[:2] == [(0, 8), (8, 16)] and calls[-1] == (48, 50)
     tifffile.imwrite(tmp_path / "whole.tif", rgb16, photometric="rgb", compression="zlib", rowsperstrip=4)
@@ -172,7 +172,7 @@ def test_16bit_tiff_is_written_in_bands_like_tifffile_writes_it_whole(tmp_path, 
         assert np.array_equal(page.asarray(), rgb16)
         assert page.compression == reference.compression and page.rowsperstrip == 4
         assert [len(s) for s in _strips(page)] == [len(s) for s in _strips(reference)]
-    back = imageio.read_image(tmp_path / "banded.tif")
+    back = images.read_image(tmp_path / "banded.tif")
     assert back.icc_profile == meta.icc_profile and back.dpi == (600.0, 600.0) and back.orientation == 6
 
 
@@ -187,14 +187,14 @@ def _strips(page) -> list[bytes]:
 
 def test_jpeg_from_rgbx_is_the_jpeg_from_rgb_with_its_metadata(tmp_path):
     rgb = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    meta = imageio.ScanImage(pixels=rgb[..., 0], exif=_exif(3), icc_profile=_rgb_profile(), dpi=(300.0, 300.0))
+    meta = images.ScanImage(pixels=rgb[..., 0], exif=_exif(3), icc_profile=_rgb_profile(), dpi=(300.0, 300.0))
     rgbx = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-    imageio.write_image(tmp_path / "rgbx.jpg", rgbx, meta)
+    images.write_image(tmp_path / "rgbx.jpg", rgbx, meta)
     expected = io.BytesIO()
     Image.fromarray(rgb).save(expected, format="JPEG", quality=95, exif=meta.exif, icc_profile=meta.icc_profile,
                               dpi=meta.dpi)
     assert (tmp_path / "rgbx.jpg").read_bytes() == expected.getvalue()
-    back = imageio.read_image(tmp_path / "rgbx.jpg")
+    back = images.read_image(tmp_path / "rgbx.jpg")
     assert back.orientation == 3 and back.icc_profile == meta.icc_profile and back.dpi == (300.0, 300.0)
     with Image.open(tmp_path / "rgbx.jpg") as written:
         assert written.getexif()[0x010F] == "Test Camera Maker"
@@ -206,11 +206,11 @@ def test_jpeg_decoded_by_opencv_equals_pillow_and_truncation_still_fails(tmp_pat
     picture.save(tmp_path / "a.jpg", quality=90, exif=_exif(6))
     with Image.open(tmp_path / "a.jpg") as img:
         expected = np.asarray(img.convert(mode))
-    scan = imageio.read_image(tmp_path / "a.jpg")
+    scan = images.read_image(tmp_path / "a.jpg")
     assert np.array_equal(scan.pixels, expected) and scan.orientation == 6  # stored layout, not turned
     data = (tmp_path / "a.jpg").read_bytes()
     (tmp_path / "trailer.jpg").write_bytes(data + b"camera trailer")  # not ending in EOI: Pillow reads it
-    assert np.array_equal(imageio.read_image(tmp_path / "trailer.jpg").pixels, expected)
+    assert np.array_equal(images.read_image(tmp_path / "trailer.jpg").pixels, expected)
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ImageError, match="cut.jpg"):
-        imageio.read_image(tmp_path / "cut.jpg")
+        images.read_image(tmp_path / "cut.jpg")

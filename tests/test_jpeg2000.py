@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import color
+from colorcli.look import lab
 from colorcli.cli import cli
 from colorcli.errors import ImageError
-from colorcli.imageio import ScanImage, read_image, write_image
+from colorcli.io.images import ScanImage, read_image, write_image
 from conftest import gradient_gray
 
 RNG = np.random.default_rng(2000)
@@ -65,7 +65,7 @@ def test_16bit_jp2_folder_colorized_to_16bit_jp2_keeping_L(tmp_path, tiny_model_
     code, _ = _run("colorize", scans, "--out", tmp_path / "png", "--model", tiny_model_path, "--format", "png")
     png = read_image(tmp_path / "png" / "master.png").pixels
     assert code == 0 and np.array_equal(out.pixels, png)
-    assert np.array_equal(color.lightness16(out.pixels), color.lightness16(png))
+    assert np.array_equal(lab.lightness16(out.pixels), lab.lightness16(png))
 
 
 def test_mixed_folder_names_what_it_ignores(tmp_path, tiny_model_path):

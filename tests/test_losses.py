@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorcli import metrics
+from colorcli.scoring import metrics
 from colorcli.training import losses
 from colorcli.training.data import rgb8_to_lab_norm
 from test_data import smooth_colour_images

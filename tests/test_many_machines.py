@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from colorcli.cli import cli
 from colorcli.errors import UsageError
-from colorcli.pipeline import Options, plan_jobs
-from colorcli.scheduler import shard_from_environment
+from colorcli.batch.pipeline import Options, plan_jobs
+from colorcli.batch.scheduler import shard_from_environment
 from test_colorize import _grey_tree
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "many-machines.md"

@@ -1,4 +1,4 @@
-"""colorcli.metrics against scikit-image's reference implementations and the published gray baselines
+"""colorcli.scoring.metrics against scikit-image's reference implementations and the published gray baselines
 (docs/models.md)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from colorcli import metrics
+from colorcli.scoring import metrics
 from colorcli.errors import ImageError
 
 from conftest import SHARED_DATA, gradient_gray

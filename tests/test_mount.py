@@ -12,9 +12,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 import mounts
-from colorcli import color, mount, mounted, tone
+from colorcli.look import lab as color
+from colorcli.look import mount_find
+from colorcli.look import mount_colorize
+from colorcli.look import tone
 from colorcli.cli import cli
-from colorcli.imageio import ScanImage, read_image, write_image
+from colorcli.io.images import ScanImage, read_image, write_image
 from conftest import SHARED_DATA
 
 PHOTOS = SHARED_DATA / "photos"
@@ -24,17 +27,17 @@ def photo(name: str) -> np.ndarray:
     return read_image(PHOTOS / name).pixels
 
 
-def iou(p: mount.Print, coverage: np.ndarray) -> float:
+def iou(p: mount_find.Print, coverage: np.ndarray) -> float:
     mine = p.depth(0, coverage.shape[0], 0, coverage.shape[1]) > 0
     truth = coverage >= 0.5
     return float((mine & truth).sum() / (mine | truth).sum())
 
 
-def touched(found: mount.Mount, shape) -> np.ndarray:
+def touched(found: mount_find.Mount, shape) -> np.ndarray:
     """Pixels that take any of a print's colours."""
     out = np.zeros(shape[:2], bool)
     for p in found.prints:
-        out |= mounted.weight(p, 0, shape[0], 0, shape[1]) > 0
+        out |= mount_colorize.weight(p, 0, shape[0], 0, shape[1]) > 0
     return out
 
 
@@ -59,7 +62,7 @@ CARDS = [
                          ids=[f"{layout['card']}-{layout.get('ink')}-{i}" for i, (_, layout) in enumerate(CARDS)])
 def test_print_found_on_its_card_and_decided_alone(name, layout):
     card = mounts.cabinet_card(photo(name), **layout)
-    found = mount.find(card.scan)
+    found = mount_find.find(card.scan)
     assert len(found.prints) == 1, found.reason
     p = found.prints[0]
     assert iou(p, card.coverage[0]) > 0.98
@@ -69,7 +72,7 @@ def test_print_found_on_its_card_and_decided_alone(name, layout):
     assert np.abs(np.array(report["print"]) - np.array(card.box())).max() <= 3
     assert abs(p.angle - layout.get("angle", 0.0)) < 0.3
     assert report["mount"].startswith("print on a card or page")
-    decision = mounted.decide(card.scan, found)
+    decision = mount_colorize.decide(card.scan, found)
     assert decision.tone.grey and decision.prints == found.prints, decision.tone.reason
 
 
@@ -78,7 +81,7 @@ def test_imprint_and_card_no_longer_make_the_scan_colour():
     photograph; the print alone is a toned monochrome print."""
     card = mounts.cabinet_card(photo("val/bsds500/101085.jpg"), card="grey", ink="red", tone="sepia")
     assert not tone.classify(card.scan).grey
-    decision = mounted.decide(card.scan, mount.find(card.scan))
+    decision = mount_colorize.decide(card.scan, mount_find.find(card.scan))
     assert decision.tone.grey and decision.tone.kind == "toned", decision.tone.reason
 
 
@@ -95,7 +98,7 @@ def test_photos_never_seen_while_tuning():
                       offset=(rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)),
                       angle=float(rng.uniform(-2, 2)) if i % 2 else 0.0, width=int(rng.choice([300, 420])), seed=i)
         card = mounts.cabinet_card(read_image(path).pixels, **layout)
-        found = mount.find(card.scan)
+        found = mount_find.find(card.scan)
         if not found.prints:
             continue
         found_count += 1
@@ -109,7 +112,7 @@ def test_album_page_each_print_found(count, page, seed):
     photos = [photo(p.relative_to(PHOTOS).as_posix())
               for p in sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))[30 + 3 * seed:30 + 3 * seed + count]]
     album = mounts.album_page(photos, page=page, width=[480, 640, 900][seed % 3], seed=seed)
-    found = mount.find(album.scan)
+    found = mount_find.find(album.scan)
     assert len(found.prints) == count, found.reason
     for coverage in album.coverage:
         assert max(iou(p, coverage) for p in found.prints) > 0.97
@@ -125,7 +128,7 @@ def test_album_page_not_each_found_is_one_picture():
     files = sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))[62:66]
     photos = [photo(p.relative_to(PHOTOS).as_posix()) for p in files]
     album = mounts.album_page(photos, page="black", width=640, seed=8)
-    found = mount.find(album.scan)
+    found = mount_find.find(album.scan)
     assert found.several and not found.prints
     assert found.reason.startswith("several pictures on the page") and "taken as one picture" in found.reason
     assert found.report(album.scan.shape) == {"print": None, "mount": found.reason}
@@ -138,7 +141,7 @@ def test_archive_prints_stay_grey_decided_as_colorize_does():
     colour = []
     for path in files:
         pixels = read_image(path).pixels
-        decision = mounted.decide(pixels, mount.find(pixels)).tone
+        decision = mount_colorize.decide(pixels, mount_find.find(pixels)).tone
         if not decision.grey:
             colour.append((path.name, decision.reason))
     assert not colour
@@ -148,7 +151,7 @@ def test_plain_photos_have_no_mount():
     """Of the 100 BSDS500 validation photos (no borders), none is taken for a print on a mount."""
     files = sorted((PHOTOS / "val" / "bsds500").glob("*.jpg"))
     assert len(files) == 100
-    mounted_ones = [p.name for p in files if mount.find(read_image(p).pixels).prints]
+    mounted_ones = [p.name for p in files if mount_find.find(read_image(p).pixels).prints]
     assert not mounted_ones
 
 
@@ -164,17 +167,17 @@ def test_laid_over_the_scan_exactly(dtype, grey, channels):
         scan = cv2.cvtColor(scan, cv2.COLOR_RGB2GRAY)
     if dtype == np.uint16:
         scan = scan.astype(np.uint16) * 257 + np.uint16(100)
-    found = mount.find(scan)
+    found = mount_find.find(scan)
     assert len(found.prints) == 1, found.reason
-    pieces = mounted.split_for_model(scan, found.prints, 32)
+    pieces = mount_colorize.split_for_model(scan, found.prints, 32)
     ab = [np.dstack([np.full((32, 32), 35.0, np.float32), np.full((32, 32), -20.0, np.float32)])]
-    out = mounted.merged_rows(scan, pieces, ab, channels=channels)(0, scan.shape[0])
+    out = mount_colorize.merged_rows(scan, pieces, ab, channels=channels)(0, scan.shape[0])
     assert out.dtype == dtype and out.shape == scan.shape[:2] + (channels,)
-    own = mounted.scan_rows(scan, channels)
+    own = mount_colorize.scan_rows(scan, channels)
     x, y, w, h = pieces[0].box
     colour = np.array(own)
     colour[y:y + h, x:x + w] = color.merged_rows_from_model(pieces[0].pixels, ab[0], 1, pieces[0].L, channels)(0, h)
-    weight = mounted.weight(found.prints[0], 0, scan.shape[0], 0, scan.shape[1])
+    weight = mount_colorize.weight(found.prints[0], 0, scan.shape[0], 0, scan.shape[1])
     assert np.array_equal(out[weight == 0], own[weight == 0])
     assert np.array_equal(out[weight == 1], colour[weight == 1])
     edge = (weight > 0) & (weight < 1)
@@ -224,7 +227,7 @@ def test_colorize_keeps_the_card_as_scanned(tmp_path, tiny_model_path):
         assert record["mount"].startswith("print on a card or page")
         before, after = read_image(record["input"]), read_image(out / record["output"])
         assert after.pixels.dtype == before.pixels.dtype and after.pixels.ndim == 3, name
-        own = mounted.scan_rows(before.pixels, 3)
+        own = mount_colorize.scan_rows(before.pixels, 3)
         if name.endswith(".jpg"):  # the card differs by the JPEG encoding only
             assert np.abs(after.pixels.astype(int) - own)[far].mean() < 1.0, name
         else:

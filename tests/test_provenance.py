@@ -17,9 +17,10 @@ import tifffile
 from click.testing import CliRunner
 from PIL import Image
 
-from colorcli import hashing, xmp
+from colorcli.io import hashing
+from colorcli.io import xmp
 from colorcli.cli import cli
-from colorcli.imageio import ScanImage, read_image, write_image
+from colorcli.io.images import ScanImage, read_image, write_image
 from conftest import gradient_gray
 
 NS = xmp.NAMESPACES

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorcli import cache, color, metrics
-from colorcli.runtime import Colorizer
+from colorcli.models import cache
+from colorcli.look import lab
+from colorcli.scoring import metrics
+from colorcli.models.runtime import Colorizer
 from conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +28,7 @@ PHOTO_MODEL = "effnet-lite2-photos"
 
 def assert_same_lightness(rgb: np.ndarray, gray: np.ndarray) -> None:
     """The model only adds chroma: L of the output is the input's, up to 8-bit rounding and gamut clipping."""
-    difference = np.abs(color.lightness(rgb) - color.lightness(gray))
+    difference = np.abs(lab.lightness(rgb) - lab.lightness(gray))
     assert difference.mean() < 0.6 and np.percentile(difference, 99) < 2.0
 
 
@@ -50,7 +52,7 @@ def test_model_matches_its_card_and_loads(model):
 
 
 def test_the_one_embedded_model_is_the_published_photo_model():
-    from colorcli import registry
+    from colorcli.models import registry
 
     assert registry.embedded_names() == [PHOTO_MODEL]  # one embedded model, so it is the default
     embedded = ROOT / "colorcli" / "models" / f"{PHOTO_MODEL}.onnx"

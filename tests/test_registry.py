@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from colorcli import cache, registry
+from colorcli.models import cache
+from colorcli.models import registry
 from colorcli.errors import ModelError
-from colorcli.fetch import import_model
-from colorcli.registry import ModelEntry, resolve_model
+from colorcli.models.fetch import import_model
+from colorcli.models.registry import ModelEntry, resolve_model
 from conftest import make_tiny_model
 
 
@@ -122,7 +123,7 @@ def test_embedded_model_must_match_its_card(home, embedded):
 
 def test_registry_import_stays_light():
     code = (
-        "import sys, colorcli.registry, colorcli.cache\n"
+        "import sys, colorcli.models.registry, colorcli.models.cache\n"
         "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'pooch', 'requests') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

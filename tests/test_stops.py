@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import gradient_gray
 from test_colorize import _big_tree, _start_cli, report_of
 
-from colorcli.imageio import read_image
+from colorcli.io.images import read_image
 
 
 def _descendants(pid: int) -> set[int]:
@@ -229,8 +229,8 @@ def test_a_worker_killed_while_sending_does_not_block_the_others(tmp_path, tiny_
     import os
     from multiprocessing import connection
 
-    from colorcli import pipeline
-    from colorcli.runtime import Colorizer
+    from colorcli.batch import pipeline
+    from colorcli.models.runtime import Colorizer
 
     colorizer = Colorizer.load(str(tiny_model_path), provider="cpu", size=512)
     scans = []

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from skimage import color as skcolor
 
-from colorcli import tone
-from colorcli.imageio import read_image
+from colorcli.look import tone
+from colorcli.io.images import read_image
 from conftest import SHARED_DATA
 
 RNG = np.random.default_rng(16)

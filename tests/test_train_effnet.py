@@ -109,7 +109,7 @@ def test_cli_effnet_run_with_two_validation_sets_then_export(tmp_path):
     card = json.loads((tmp_path / "eff.json").read_text())
     assert card["parity"]["max_abs_diff"] <= 1e-4
     assert card["native_size"] == 32 and card["inference_size"] == 64
-    from colorcli.runtime import Colorizer
+    from colorcli.models.runtime import Colorizer
 
     colorizer = Colorizer.load(str(tmp_path / "eff.onnx"), provider="cpu")
     assert colorizer.info.architecture == "effnet-lite0" and colorizer.info.size_unit == 32

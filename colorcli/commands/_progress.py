@@ -27,7 +27,7 @@ def metric_summary(records: list[dict]) -> dict | None:
     scored = [r["metrics"] for r in records if r.get("metrics")]
     if not scored:
         return None
-    from colorcli.metrics import summarize
+    from colorcli.scoring.metrics import summarize
 
     return summarize(scored)
 

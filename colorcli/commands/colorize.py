@@ -82,14 +82,15 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
       colorcli colorize ./gray --out ./color --ref ./originals  # score against originals
       colorcli colorize ./scans --out ./color --sheet look.png  # before | after sheet
     """
-    from colorcli import processes
+    from colorcli.batch import processes
 
     processes.start_server()
-    from colorcli import pipeline
-    from colorcli.atomic import write_json
+    from colorcli.batch import pipeline
+    from colorcli.io.atomic import write_json
     from colorcli.errors import UsageError
-    from colorcli.formats import INPUT_EXTENSIONS
-    from colorcli.runtime import Colorizer
+    from colorcli.io.formats import INPUT_EXTENSIONS
+    from colorcli.io.walk import describe_ignored
+    from colorcli.models.runtime import Colorizer
 
     from colorcli.commands._progress import Progress
 
@@ -102,12 +103,12 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     jobs, conflicts = pipeline.plan_jobs(list(inputs), options, shard_spec, ignored)
     if not jobs and not conflicts and not shard_spec:
         Colorizer.load(model, provider=provider, size=size)  # a bad --model or --size is the first thing to say
-        found = pipeline.describe_ignored(ignored) if ignored else "no files at all"
+        found = describe_ignored(ignored) if ignored else "no files at all"
         raise UsageError(f"{', '.join(map(str, inputs))}: no image colorcli reads "
                          f"({', '.join(sorted(INPUT_EXTENSIONS))}); found {found}")
     progress = Progress(total=len(jobs) + len(conflicts), quiet=quiet)
     if ignored:
-        progress.say(pipeline.describe_ignored(ignored))
+        progress.say(describe_ignored(ignored))
     loaded = []
 
     def load_colorizer() -> Colorizer:  # called by pipeline.run once its workers are starting
@@ -134,7 +135,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
         unwritten = None
     progress.summary(records, outcome, report_path if unwritten is None else None)
     if sheet and outcome.disk_full is None:
-        from colorcli.sheet import write_before_after
+        from colorcli.batch.sheet import write_before_after
 
         done = [(Path(r["input"]), out / r["output"]) for r in records if r["status"] == "ok"]
         if write_before_after(sheet, done):

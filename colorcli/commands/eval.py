@@ -68,7 +68,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
     """
     from rich.console import Console
 
-    from colorcli import evaluate
+    from colorcli.scoring import evaluate
     from colorcli.errors import UsageError
 
     err = Console(stderr=True, highlight=False)
@@ -78,7 +78,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
         raise UsageError("--fid-weights needs --fid")
     fid_network = None
     if fid:
-        from colorcli import fid as fid_metric  # needs torch, so only loaded for --fid
+        from colorcli.scoring import fid as fid_metric  # needs torch, so only loaded for --fid
 
         fid_network = fid_metric.load_fid_network(fid_weights)
     workers = workers or evaluate.default_workers()
@@ -87,7 +87,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
     if pred_dir is not None:
         matching = evaluate.match(ref_dir, pred_dir)
     else:
-        from colorcli.runtime import Colorizer
+        from colorcli.models.runtime import Colorizer
 
         matching = evaluate.benchmark_pairs(ref_dir)
         colorizer = Colorizer.load(model, provider=provider, size=size)
@@ -125,7 +125,7 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
 
     _print_problems(err, matching, failed)
     _print_table(summary, baseline, report, pred_dir is not None)
-    from colorcli.atomic import write_json
+    from colorcli.io.atomic import write_json
 
     if json_path:
         write_json(json_path, report)

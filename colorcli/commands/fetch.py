@@ -30,7 +30,7 @@ def fetch(spec, sha256, name, source, timeout):
       colorcli fetch --from ./export/m.onnx --name mine
       colorcli colorize ./scans --out ./color --model mine
     """
-    from colorcli import fetch as fetching
+    from colorcli.models import fetch as fetching
     from colorcli.errors import UsageError
 
     if source is not None:
@@ -86,7 +86,8 @@ def models():
     from rich.console import Console
     from rich.table import Table
 
-    from colorcli import cache, registry
+    from colorcli.models import cache
+    from colorcli.models import registry
 
     rows = registry.list_models()
     console = Console()

@@ -25,7 +25,7 @@ def report(out, as_json):
       colorcli report ./color
       colorcli report ./color --json > summary.json
     """
-    from colorcli.reports import merge
+    from colorcli.batch.reports import merge
 
     merged = merge(out)
     if as_json:

@@ -165,7 +165,7 @@ def _prepared_dir(value: str) -> str | None:
     if value == "off":
         return None
     if value == "auto":
-        from colorcli.cache import home_dir
+        from colorcli.models.cache import home_dir
 
         return str(home_dir() / "prepared")
     return str(Path(value).resolve())

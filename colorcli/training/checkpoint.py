@@ -35,7 +35,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from colorcli.cache import file_hash
+from colorcli.models.cache import file_hash
 from colorcli.errors import CheckpointError
 
 FORMAT = "colorcli.checkpoint/1"

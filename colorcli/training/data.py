@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from colorcli import color
-from colorcli.cache import file_hash
-from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
+from colorcli.look import lab
+from colorcli.models.cache import file_hash
+from colorcli.models.contract import AB_SCALE, L_OFFSET, L_SCALE
 from colorcli.errors import DataError, DownloadError
 from colorcli.training.prepared import load_or_prepare
 from colorcli.training.sources import DEFAULT_BALANCE, check_weights, dataset_labels, format_dataset, parse_dataset, \
@@ -190,7 +190,7 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
 
 MAX_ASPECT = 2.0  # a training photo's long side is cropped (centred) to this times its short side
 # Names what decode_photo gives, in the prepared copies' key: raise it when decode_photo or
-# color.is_grayscale changes its output, so that no copy made by the old decoding is reused.
+# lab.is_grayscale changes its output, so that no copy made by the old decoding is reused.
 DECODE_VERSION = 1
 
 
@@ -213,7 +213,7 @@ def decode_photo(path: Path, short: int, max_aspect: float | None = None) -> np.
         return "unreadable"
     if min(rgb.shape[:2]) < 8:
         return "unreadable"
-    if color.is_grayscale(rgb):  # grey, grey stored as RGB, or a toned (sepia) print: colorize's notion
+    if lab.is_grayscale(rgb):  # grey, grey stored as RGB, or a toned (sepia) print: colorize's notion
         return "gray"
     rgb = resize_short_side(rgb, short)
     if max_aspect:
@@ -398,7 +398,7 @@ def rgb8_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB [B,H,W,3] (any device; uint8, or float 0..255 differentiably) -> model input L/50-1 [B,1,H,W]
     and target ab/110 [B,2,H,W].
 
-    The standard sRGB (D65) formula, as colorcli.metrics; OpenCV's float path is within 0.3 of it.
+    The standard sRGB (D65) formula, as colorcli.scoring.metrics; OpenCV's float path is within 0.3 of it.
     """
     c = rgb.float() / 255.0
     linear = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)

@@ -24,7 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli import __version__, atomic, cache, contract, modelcard
+from colorcli import __version__
+from colorcli.io import atomic
+from colorcli.models import cache
+from colorcli.models import contract
+from colorcli.models import modelcard
 from colorcli.errors import CheckpointError, MissingDependencyError, ModelError, UsageError
 
 DEFAULT_OPSET = 18
@@ -230,7 +234,8 @@ def _finish_proto(model, metadata: dict[str, str], fp16: bool):
 
 
 def _parity_inputs(unit: int, native: int, images: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
-    from colorcli import color, imageio
+    from colorcli.look import lab
+    from colorcli.io import images as imageio
 
     rng = np.random.default_rng(0)
     inputs = [
@@ -238,7 +243,7 @@ def _parity_inputs(unit: int, native: int, images: Sequence[Path]) -> list[tuple
         ("random, non-square", rng.uniform(-1, 1, (1, 1, 3 * unit, unit)).astype(np.float32)),
     ]
     if images:
-        batch = [color.model_input(color.lightness(imageio.read_image(p).pixels), native) for p in images]
+        batch = [lab.model_input(lab.lightness(imageio.read_image(p).pixels), native) for p in images]
         label = f"photos ({', '.join(p.name for p in images)})"
     else:
         y, x = np.mgrid[0:native, 0:native] / max(native - 1, 1)
@@ -301,7 +306,7 @@ def export_model(
             f"colorcli export needs the train extra ({error.name} is missing): pip install 'colorcli[train]'"
         ) from None
 
-    from colorcli.runtime import validate_model
+    from colorcli.models.runtime import validate_model
     from colorcli.training.checkpoint import load_generator
 
     say = log or (lambda message: None)

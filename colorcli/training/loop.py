@@ -26,7 +26,10 @@ import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
-from colorcli import __version__, color, contract, metrics
+from colorcli import __version__
+from colorcli.look import lab
+from colorcli.models import contract
+from colorcli.scoring import metrics
 from colorcli.errors import CheckpointError, ColorcliError, Stopped, UsageError
 from colorcli.training import checkpoint, losses, models, plots
 from colorcli.training.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
@@ -634,7 +637,7 @@ def _merge(ref: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Reference lightness (8-bit Lab, as colorize) with predicted a, b -> uint8 RGB, batch as one tall image."""
     n, h, w, _ = ref.shape
     tall = np.ascontiguousarray(ref.reshape(n * h, w, 3))
-    return color.merge_prediction(tall, color.full_lightness(tall), ab.reshape(n * h, w, 2)).reshape(ref.shape)
+    return lab.merge_prediction(tall, lab.full_lightness(tall), ab.reshape(n * h, w, 2)).reshape(ref.shape)
 
 
 def _summary(scores: dict) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from colorcli.contract import AB_SCALE, L_OFFSET, L_SCALE
+from colorcli.models.contract import AB_SCALE, L_OFFSET, L_SCALE
 from colorcli.training.data import lab_norm_to_srgb, rgb8_to_lab_norm
 
 
@@ -81,7 +81,7 @@ def pixel(fake_ab: torch.Tensor, real_ab: torch.Tensor, bin_weights: torch.Tenso
 
 
 def colourfulness(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """Hasler & Suesstrunk colourfulness of each sRGB output (0..255 scale, as colorcli.metrics), [B]."""
+    """Hasler & Suesstrunk colourfulness of each sRGB output (0..255 scale, as colorcli.scoring.metrics), [B]."""
     rgb = lab_norm_to_srgb(L, ab).flatten(1, 2)
     rg = rgb[..., 0] - rgb[..., 1]
     yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
@@ -97,7 +97,7 @@ def _chroma_weight(chroma: torch.Tensor) -> torch.Tensor:
 def delta_e_ciede2000(lab1: torch.Tensor, lab2: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Per-pixel CIEDE2000 (kL = kC = kH = 1) of Lab tensors [..., 3], differentiable in both.
 
-    colorcli.metrics has the same formula in numpy for eval; this one is written for gradients: the hue
+    colorcli.scoring.metrics has the same formula in numpy for eval; this one is written for gradients: the hue
     difference comes from the identity dH'^2 = 2 (C1'C2' - a1'a2' - b1 b2), signed by the cross product,
     so no atan2 is differentiated at grey, and the mean hue (which only sets the weights T and R_T) is the
     direction of the sum of the two unit hue vectors, taken without gradient. eps keeps square roots

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colorcli.imageio import write_png
+from colorcli.io.images import write_png
 
 
 def sample_grid(path: Path, gray: np.ndarray, pred: np.ndarray, truth: np.ndarray, min_side: int = 96) -> None:

@@ -1,4 +1,4 @@
-"""ONNX Runtime sessions for contract-following generators (see colorcli.contract).
+"""ONNX Runtime sessions for contract-following generators (see colorcli.models.contract).
 
 A Colorizer is one loaded model: `Colorizer.load("model.onnx").colorize(gray_uint8)` gives RGB.
 The batch pipeline uses its pieces (predict_ab) from its own processes. validate_model checks a
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorcli import contract
+from colorcli.models import contract
 from colorcli.errors import ModelError, ProviderError, UsageError
 
 PROVIDERS = ("auto", "cuda", "cpu")
@@ -226,7 +226,7 @@ class Colorizer:
     @classmethod
     def load(cls, model: str | None = None, provider: str = "auto", size: int | None = None,
              threads: int | None = None) -> "Colorizer":
-        from colorcli.registry import resolve_model
+        from colorcli.models.registry import resolve_model
 
         path = resolve_model(model)
         session, actual = create_session(path, provider, threads)
@@ -235,7 +235,7 @@ class Colorizer:
     @functools.cached_property
     def model_sha256(self) -> str:
         """The sha256 of the model file, which the reports and every output's XMP name."""
-        from colorcli.cache import sha256_file
+        from colorcli.models.cache import sha256_file
 
         return sha256_file(self.info.path)
 
@@ -257,7 +257,7 @@ class Colorizer:
 
         `orientation` is the EXIF orientation of the stored pixels: the model sees the picture upright.
         """
-        from colorcli import color  # OpenCV: not needed (nor imported) where only predict_ab runs
+        from colorcli.look import lab  # OpenCV: not needed (nor imported) where only predict_ab runs
 
-        L_full, small = color.split_for_model(pixels, self.size, orientation)
-        return color.merge_from_model(pixels, L_full, self.predict_ab(small[None])[0], orientation)
+        L_full, small = lab.split_for_model(pixels, self.size, orientation)
+        return lab.merge_from_model(pixels, L_full, self.predict_ab(small[None])[0], orientation)

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from colorcli import metrics
+from colorcli.scoring import metrics
 from colorcli.errors import ColorcliError, ImageError, UsageError
 
 SHEET_ROWS = 4  # best and worst images each on the contact sheet
@@ -64,7 +64,7 @@ class Matching:
 
 def index_images(root: Path, option: str) -> tuple[dict[str, Path], list[str]]:
     """Images under `root` by relative path without extension, and the names two files share."""
-    from colorcli.pipeline import walk_images
+    from colorcli.io.walk import walk_images
 
     if not root.is_dir():
         raise UsageError(f"{option} {root}: not a folder" if root.exists() else f"{option} {root}: no such folder")
@@ -85,7 +85,7 @@ def index_images(root: Path, option: str) -> tuple[dict[str, Path], list[str]]:
 
 
 def _extensions() -> str:
-    from colorcli.formats import INPUT_EXTENSIONS
+    from colorcli.io.formats import INPUT_EXTENSIONS
 
     return " ".join(sorted(INPUT_EXTENSIONS))
 
@@ -121,7 +121,7 @@ def _init_worker(spec: ModelSpec | None, colorizer=None) -> None:
     if colorizer is not None:
         _colorizer = colorizer
     elif spec is not None:
-        from colorcli.runtime import Colorizer
+        from colorcli.models.runtime import Colorizer
 
         _colorizer = Colorizer.load(spec.path, provider=spec.provider, size=spec.size, threads=spec.threads)
 
@@ -132,7 +132,7 @@ def _size(array: np.ndarray) -> str:
 
 def load_triplet(pair: Pair, colorizer=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(gray baseline, prediction, reference) of a pair as 8-bit RGB; raises ColorcliError."""
-    from colorcli.imageio import read_image, to_rgb8
+    from colorcli.io.images import read_image, to_rgb8
 
     image = read_image(pair.ref)
     ref = to_rgb8(image.pixels)
@@ -273,7 +273,7 @@ CSV_FIELDS = (["name", "status", "reason", "width", "height"] + list(metrics.KEY
 
 
 def write_csv(path: Path, records: list[dict]) -> None:
-    from colorcli.atomic import atomic_write
+    from colorcli.io.atomic import atomic_write
 
     with atomic_write(path, "w") as handle:
         writer = csv.DictWriter(handle, CSV_FIELDS, lineterminator="\n")
@@ -296,7 +296,7 @@ def sheet_picks(records: list[dict], count: int = SHEET_ROWS) -> tuple[list[dict
 
 def write_sheet(path: Path, records: list[dict], colorizer=None) -> None:
     """A contact sheet PNG: rows of gray | prediction | reference, best then worst by CIEDE2000."""
-    from colorcli.imageio import write_png
+    from colorcli.io.images import write_png
 
     best, worst = sheet_picks(records)
     if not best:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from colorcli import contract
+from colorcli.models import contract
 
 
 def card_paths(model_path: Path) -> tuple[Path, Path]:

@@ -24,15 +24,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
-from colorcli import processes, xmp
-from colorcli.atomic import TEMP_SUFFIX, temp_files_of
+from colorcli.batch import processes
+from colorcli.io import xmp
+from colorcli.io.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
-from colorcli.formats import FORMAT_OF_EXTENSION, INPUT_EXTENSIONS, output_extension
-from colorcli.scheduler import shard_from_environment
+from colorcli.io.formats import FORMAT_OF_EXTENSION, INPUT_EXTENSIONS, output_extension
+from colorcli.batch.scheduler import shard_from_environment
+from colorcli.io.walk import is_candidate, walk_images
 
 _STOP_GRACE_SECONDS = 3.0
 _POLL_SECONDS = 0.02
@@ -105,45 +107,6 @@ def in_shard(rel: Path, shard: tuple[int, int] | None) -> bool:
     return int.from_bytes(digest[:8], "big") % n == k - 1
 
 
-def _is_candidate(name: str) -> bool:
-    return not name.endswith(TEMP_SUFFIX) and os.path.splitext(name)[1].lower() in INPUT_EXTENSIONS
-
-
-def walk_images(root: Path, skip_dirs: Iterable[Path] = (), ignored: Counter | None = None) -> Iterable[Path]:
-    """Image files under `root`, sorted, following symlinks but never a directory twice (loops are safe).
-    Other files are counted by extension into `ignored` when it is given."""
-    skip = {os.path.realpath(d) for d in skip_dirs}
-    seen: set[tuple[int, int]] = set()
-    stack = [str(root)]
-    while stack:
-        directory = stack.pop()
-        try:
-            info = os.stat(directory)
-        except OSError:
-            continue
-        key = (info.st_dev, info.st_ino)
-        if key in seen or os.path.realpath(directory) in skip:
-            continue
-        seen.add(key)
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            continue
-        subdirs = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir:
-                subdirs.append(entry.path)
-            elif _is_candidate(entry.name):
-                yield Path(entry.path)
-            elif ignored is not None and not entry.name.endswith(TEMP_SUFFIX):
-                ignored[os.path.splitext(entry.name)[1].lower() or "(no extension)"] += 1
-        stack.extend(reversed(subdirs))
-
-
 def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | None = None,
               ignored: Counter | None = None) -> tuple[list[Job], list[dict]]:
     """Jobs for every input image, and failed records for those whose output cannot be planned; files in
@@ -167,7 +130,7 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
             base = Path(item.resolve().name) if several else Path()
             sources = ((src, base / src.relative_to(item)) for src in walk_images(item, [out], ignored))
         else:
-            if not _is_candidate(item.name):
+            if not is_candidate(item.name):
                 raise UsageError(f"{item}: not an image colorcli reads ({', '.join(sorted(INPUT_EXTENSIONS))})")
             sources = iter([(item, Path(item.name))])
         for src, rel_src in sources:
@@ -191,13 +154,6 @@ def plan_jobs(inputs: list[Path], options: Options, shard: tuple[int, int] | Non
     return list(planned.values()), conflicts
 
 
-def describe_ignored(ignored: Counter) -> str:
-    """'312 files ignored (not images colorcli reads): .pdf ×300, .txt ×12'"""
-    total = sum(ignored.values())
-    kinds = ", ".join(f"{ext} ×{count}" for ext, count in sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
-    return f"{total} file{'s' if total != 1 else ''} ignored (not images colorcli reads): {kinds}"
-
-
 def index_references(ref: Path) -> dict[str, Path]:
     """Reference originals by relative path without extension."""
     if not ref.is_dir():
@@ -219,7 +175,10 @@ def _on_sigterm(signum, frame):  # pragma: no cover - runs in worker processes
 def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
              provenance: xmp.Provenance) -> dict:
     """Colorize one file; `infer(L_small)` returns a, b at the model size."""
-    from colorcli import imageio, metrics, mount, mounted
+    from colorcli.io import images as imageio
+    from colorcli.scoring import metrics
+    from colorcli.look import mount_find
+    from colorcli.look import mount_colorize
 
     timings = {}
     start = time.perf_counter()
@@ -228,23 +187,23 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
     extra = {"megapixels": round(image.megapixels, 3), "bit_depth": image.bit_depth, "mode": image.source_mode,
              "input_sha256": image.sha256}
     tick = time.perf_counter()
-    found = mount.find(image.pixels) if options.mount == "auto" else mount.OFF
+    found = mount_find.find(image.pixels) if options.mount == "auto" else mount_find.OFF
     timings["mount"] = time.perf_counter() - tick
     extra.update(found.report(image.pixels.shape))
-    decision = mounted.decide(image.pixels, found)
+    decision = mount_colorize.decide(image.pixels, found)
     extra["tone"] = decision.tone.reason
     if not options.include_color and not decision.tone.grey:
         return _record(job.src, job.rel, "skipped", f"{decision.tone.reason} (use --include-color)", **extra)
     tick = time.perf_counter()
     prints = found.prints if options.include_color else decision.prints
-    pieces = mounted.split_for_model(image.pixels, prints, size, image.orientation)
+    pieces = mount_colorize.split_for_model(image.pixels, prints, size, image.orientation)
     timings["prepare"] = time.perf_counter() - tick
     tick = time.perf_counter()
     ab = [infer(piece.small) for piece in pieces]
     timings["infer"] = time.perf_counter() - tick
     tick = time.perf_counter()
     rgbx = image.alpha is None and not ref_path and imageio.takes_rgbx(job.dst) and image.bit_depth == 8
-    rows = mounted.merged_rows(image.pixels, pieces, ab, image.orientation, 4 if rgbx else 3)
+    rows = mount_colorize.merged_rows(image.pixels, pieces, ab, image.orientation, 4 if rgbx else 3)
     height, width = image.pixels.shape[:2]
     if ref_path:  # the metrics need the whole picture
         rgb = rows(0, height)
@@ -312,9 +271,13 @@ def _worker(tasks, replies, to_parent, options: Options, threads: int | None = N
     # Imported now, not at the first file: the parent is still loading the model meanwhile.
     import cv2
 
-    from colorcli import color, imageio, mount, mounted, tone  # noqa: F401
+    from colorcli.look import lab
+    from colorcli.io import images as imageio
+    from colorcli.look import mount_find
+    from colorcli.look import mount_colorize
+    from colorcli.look import tone  # noqa: F401
     if options.ref:
-        from colorcli import metrics  # noqa: F401
+        from colorcli.scoring import metrics  # noqa: F401
     if threads:
         cv2.setNumThreads(threads)  # workers share the cores: more OpenCV threads than that only contend
 
@@ -580,7 +543,8 @@ def _loop(pool: _Pool, jobs, pending: list[int], colorizer, options, references,
 
 
 def _provenance(colorizer) -> xmp.Provenance:
-    from colorcli import __version__, contract
+    from colorcli import __version__
+    from colorcli.models import contract
 
     return xmp.Provenance(software=f"colorcli {__version__}", model=colorizer.info.path.stem,
                           model_sha256=colorizer.model_sha256, size=colorizer.size,

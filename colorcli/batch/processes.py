@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-WORKER_MODULES = ["colorcli.pipeline", "colorcli.color", "colorcli.imageio", "colorcli.tone", "colorcli.mount",
-                  "colorcli.mounted"]
+WORKER_MODULES = ["colorcli.batch.pipeline", "colorcli.look.lab", "colorcli.io.images", "colorcli.look.tone", "colorcli.look.mount_find",
+                  "colorcli.look.mount_colorize"]
 
 
 def worker_context():

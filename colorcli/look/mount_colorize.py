@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from colorcli import color, tone
-from colorcli.mount import Mount, Print
+from colorcli.look import lab
+from colorcli.look import tone
+from colorcli.look.mount_find import Mount, Print
 
 _INSET = 0.02  # the decision looks at a print this far in from its edges (its rim mixes with the card)
 _KEEP = 1.5  # px inside a print's edge kept as scanned
@@ -68,19 +69,19 @@ def split_for_model(pixels: np.ndarray, prints: tuple[Print, ...], size: int, or
     for p in prints or (None,):
         box = p.bounds(pixels.shape) if p is not None else (0, 0, width, height)
         part = _crop(pixels, box)  # a view: OpenCV and the band-by-band merge take rows with a stride
-        L, small = color.split_for_model(part, size, orientation)
+        L, small = lab.split_for_model(part, size, orientation)
         pieces.append(Piece(p, box, part, L if pixels.dtype == np.uint8 else None, small))
     return pieces
 
 
 def merged_rows(pixels: np.ndarray, pieces: list[Piece], ab: list[np.ndarray], orientation: int = 1,
                 channels: int = 3):
-    """rows(top, bottom) of the output (see color.merged_rows): the colorized scan, or the scan with each
+    """rows(top, bottom) of the output (see lab.merged_rows): the colorized scan, or the scan with each
     colorized print laid over it."""
     if len(pieces) == 1 and pieces[0].print is None:
-        return color.merged_rows_from_model(pixels, ab[0], orientation, pieces[0].L, channels)
+        return lab.merged_rows_from_model(pixels, ab[0], orientation, pieces[0].L, channels)
     height = pixels.shape[0]
-    parts = [(piece, color.merged_rows_from_model(piece.pixels, prediction, orientation, piece.L, channels))
+    parts = [(piece, lab.merged_rows_from_model(piece.pixels, prediction, orientation, piece.L, channels))
              for piece, prediction in zip(pieces, ab)]
 
     def rows(top: int, bottom: int) -> np.ndarray:

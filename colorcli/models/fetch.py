@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from colorcli import atomic, cache, registry
+from colorcli.io import atomic
+from colorcli.models import cache
+from colorcli.models import registry
 from colorcli.errors import DownloadError, ModelError, UsageError
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total; 0 when unknown)
@@ -74,7 +76,7 @@ def _admit(name: str, temp: Path, expected_sha256: str | None, source: str) -> c
     entry = registry.REGISTRY.get(name)
     if entry is not None and actual != entry.sha256:
         raise UsageError(f"{name!r} is a published model with another sha256; choose another --name")
-    from colorcli.runtime import validate_model
+    from colorcli.models.runtime import validate_model
 
     metadata = validate_model(temp, label=source)
     return cache.install(name, temp, actual, source, metadata)

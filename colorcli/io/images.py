@@ -3,7 +3,7 @@
 Pillow reads and writes 8-bit images with their EXIF, ICC profile, DPI, XMP and PNG text. Pillow cannot
 hold 16-bit RGB, so 16-bit PNGs are decoded and encoded with OpenCV (metadata chunks added by hand, below)
 and 16-bit TIFFs with tifffile. Every file is read once: its sha256 is taken from the bytes the decoders
-read (colorcli.hashing). Writes are atomic: a temp file in the target folder, then a rename.
+read (colorcli.io.hashing). Writes are atomic: a temp file in the target folder, then a rename.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
-from colorcli import jpeg2000
-from colorcli.atomic import atomic_write
+from colorcli.io import jpeg2000
+from colorcli.io.atomic import atomic_write
 from colorcli.errors import DiskFullError, ImageError
-from colorcli.formats import FORMAT_OF_EXTENSION
-from colorcli.hashing import HashingReader
+from colorcli.io.formats import FORMAT_OF_EXTENSION
+from colorcli.io.hashing import HashingReader
 
 # Archives hold 100+ MP scans; Pillow's bomb guard would refuse them. One billion pixels still stops
 # a malicious header from allocating unbounded memory.

@@ -15,8 +15,8 @@ import functools
 import cv2
 import numpy as np
 
-from colorcli import tone
-from colorcli.orientation import from_upright, to_upright
+from colorcli.look import tone
+from colorcli.io.orientation import from_upright, to_upright
 
 L8_PER_L = 255.0 / 100.0
 
@@ -69,7 +69,7 @@ _BAND_PIXELS = 1 << 20  # merge in bands of about this many pixels: no full-size
 
 def is_grayscale(pixels: np.ndarray) -> bool:
     """True for pictures colorize takes for grey: grey, RGB that is really grey, toned and stained monochrome
-    prints (colorcli.tone.classify gives the reason)."""
+    prints (colorcli.look.tone.classify gives the reason)."""
     return tone.classify(pixels).grey
 
 

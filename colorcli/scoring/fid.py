@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from colorcli.errors import UsageError
-from colorcli.evaluate import DECIMALS, load_triplet, pair_of
+from colorcli.scoring.evaluate import DECIMALS, load_triplet, pair_of
 
 FID_RELIABLE_COUNT = 2048  # below this many images (the feature size) FID is biased and noisy
 FID_SIZE = 299

@@ -1,6 +1,6 @@
 """Which files colorcli reads and which extension each output gets: file names only.
 
-Kept apart from colorcli.imageio so that the colorize command's parent process, which walks the tree
+Kept apart from colorcli.io.images so that the colorize command's parent process, which walks the tree
 and runs the model but never decodes a picture, does not import OpenCV and Pillow (about 0.1 s of
 start-up on the critical path: the workers wait for it)."""
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from colorcli import imageio
-from colorcli.orientation import to_upright
+from colorcli.io import images
+from colorcli.io.orientation import to_upright
 
 MAX_PAIRS = 12
 _GAP = 6
@@ -18,8 +18,8 @@ _LABEL = 18
 
 def _displayed_rgb8(path: Path, height: int) -> np.ndarray:
     """The picture as a viewer shows it (orientation applied), 8-bit RGB, scaled to `height` rows."""
-    image = imageio.read_image(path)
-    pixels = to_upright(imageio.to_rgb8(image.pixels), image.orientation)
+    image = images.read_image(path)
+    pixels = to_upright(images.to_rgb8(image.pixels), image.orientation)
     scale = height / pixels.shape[0]
     width = max(1, round(pixels.shape[1] * scale))
     return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -44,5 +44,5 @@ def write_before_after(path: Path, pairs: list[tuple[Path, Path]], height: int =
     for row in rows:
         sheet[top : top + row.shape[0], : row.shape[1]] = row
         top += row.shape[0] + _GAP
-    imageio.write_png(path, sheet)
+    images.write_png(path, sheet)
     return len(rows)

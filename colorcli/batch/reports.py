@@ -31,7 +31,7 @@ def _load(path: Path) -> dict:
 
 def _planned_outputs(out: Path, reports: list[dict]) -> tuple[set[str] | None, str | None]:
     """Outputs that the recorded inputs plan for the whole job (all shards), or None and why not."""
-    from colorcli.pipeline import Options, plan_jobs
+    from colorcli.batch.pipeline import Options, plan_jobs
 
     if not all("inputs" in r for r in reports):
         return None, "a report does not name its inputs (written by an older colorcli)"

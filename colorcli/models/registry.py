@@ -13,10 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorcli import cache, contract
+from colorcli.models import cache
+from colorcli.models import contract
 from colorcli.errors import ModelError, UsageError
 
-EMBEDDED_DIR = Path(__file__).resolve().parent / "models"
+EMBEDDED_DIR = Path(__file__).resolve().parent  # the embedded .onnx files lie beside this module
 
 
 @dataclass(frozen=True)

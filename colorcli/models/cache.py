@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorcli import atomic
+from colorcli.io import atomic
 from colorcli.errors import ModelError, UsageError
 
 HOME_ENV = "COLORCLI_HOME"
