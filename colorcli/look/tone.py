@@ -42,7 +42,9 @@ The decision, on a copy at most 128 px on its long side (it runs on every scan):
 5. colour: more than 3% of the picture has real chroma that the tone curve plus a smooth yellow-brown
    paper cast (changing over no less than a twelfth of the sheet, in proportion to lightness) leave
    unexplained: more than ink and the edges of stains; or more than 22% by over 4 (a photograph's weaker
-   colour spread over its objects, where a stain's edge is a thin line).
+   colour spread over its objects, where a stain's edge is a thin line). On a strongly toned print (an
+   orange or deep sepia toner, chroma 30 to 50) the toner's own unevenness and the scan's colour edges
+   leave more: there, what counts as real is a quarter of the print's median chroma, when that is over 8.
 6. colour: the darker half of the picture is warm (a warm toner) and the hue of the tone curve (its warm
    lightness bins) turns redder by more than 3° per standard deviation of lightness as the picture gets
    lighter, and either it turns redder by more than 1.5° over the lighter half's bins alone, or locally
@@ -71,6 +73,7 @@ _PAPER_HUES = (30.0, 110.0)  # yellowed paper, stains, foxing: yellow to brown
 _EVEN_TONE_RESIDUAL = 4.0  # 95th-percentile chroma left after a tone curve of lightness: an evenly toned print
 _INK_AREA = 0.02  # real chroma in hues no print tone has (green, magenta): ink at most, on this share
 _UNEXPLAINED_AREA = 0.03  # chroma off the tone curve and paper cast on more than this: more than stain edges
+_UNEXPLAINED_SHARE = 0.25  # of a strongly toned print's median chroma: off the model by less is its unevenness
 _WEAK_UNEXPLAINED = (4.0, 0.22)  # weaker chroma off the print model, on a larger share: colour spread over objects
 _HUE_TURN_BINS = 16  # lightness bins of the tone curve whose hue is followed
 _HUE_TURN_SHARE = 0.01  # a bin counts with this share of the pixels
@@ -270,7 +273,8 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
         foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
         off_print=float(np.count_nonzero(foreign)) / chroma.size,
         light_off_print=float(np.count_nonzero(foreign & light)) / chroma.size,
-        unexplained=float(np.mean(rest_chroma > _REAL_CHROMA)),
+        unexplained=float(np.mean(rest_chroma > max(_REAL_CHROMA, _UNEXPLAINED_SHARE * float(np.median(chroma[real]))
+                                                    if real.any() else _REAL_CHROMA))),
         weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
         hue_turn=_hue_turn(L, ab),
         light_turn=_hue_turn(L, ab, lighter_half=True),
