@@ -107,7 +107,8 @@ def test_packet_extends_the_inputs_xmp_and_parses_in_python():
     ours = {child.tag.split("}")[1]: child.text for child in events[1]}
     assert ours == {"action": "edited", "instanceID": instance.text, "when": "2026-01-02T03:04:05+00:00",
                     "softwareAgent": "colorcli 9.9.9",
-                    "parameters": f"colorized: model tiny (sha256 {'ab' * 32}), chroma gain 1.25, inference size 64 px"}
+                    "parameters": f"colorized: model tiny (sha256 {'ab' * 32}), chroma gain 1.25, strength 1, "
+                                  "inference size 64 px"}
     (description,) = _props(packet, "dc:description")
     assert "Colours estimated by colorcli 9.9.9 (model tiny" in description.find(_q("rdf:Alt"))[0].text
 

@@ -547,7 +547,7 @@ def _provenance(colorizer) -> xmp.Provenance:
     from colorcli.models import contract
 
     return xmp.Provenance(software=f"colorcli {__version__}", model=colorizer.info.path.stem,
-                          model_sha256=colorizer.model_sha256, size=colorizer.size,
+                          model_sha256=colorizer.model_sha256, size=colorizer.size, strength=colorizer.strength,
                           chroma_gain=contract.inference_options(colorizer.info.metadata)["chroma_gain"])
 
 

@@ -27,6 +27,9 @@ REPORT_NAME = "colorcli-report.json"
               help="ONNX Runtime execution provider; auto uses CUDA when it really loads.")
 @click.option("--size", default=None, type=click.IntRange(min=1),
               help="Model input size (a multiple of the model's size unit; default: its native size).")
+@click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(0, 3), metavar="S",
+              help="How much colour: 0 leaves each scan grey, 1 is the model's own colour, more than 1 gives "
+                   "more (a factor on the model's chroma, 0 to 3). Written in each output's XMP and the report.")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist (default: skip them).")
 @click.option("--include-color", is_flag=True, help="Also colorize images taken for colour photographs (the report gives each file's reason).")
 @click.option("--mount", "mount", default="auto", show_default=True, type=click.Choice(["auto", "off"]),
@@ -50,7 +53,7 @@ REPORT_NAME = "colorcli-report.json"
                    "input and by which model (the input's own XMP is still kept). It is on by default because "
                    "once a colorized copy leaves --out, nothing else tells it from a colour photograph.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only failures and a one-line summary.")
-def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite, include_color, mount, fmt,
+def colorize(inputs, out, model, workers, batch_size, provider, size, strength, overwrite, include_color, mount, fmt,
              ref, report, sheet, shard, no_provenance, quiet):
     """Colorize grayscale images, mirroring folders under --out.
 
@@ -69,7 +72,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
 
     Every output's XMP (kept from the input and extended) says that its colours are a machine's estimate:
     IPTC digital source type compositeWithTrainedAlgorithmicMedia, the input's path and sha256
-    (xmpMM:DerivedFrom), colorcli's version, the model's name and sha256, chroma gain and size
+    (xmpMM:DerivedFrom), colorcli's version, the model's name and sha256, chroma gain, strength and size
     (xmpMM:History), and a sentence in dc:description. `exiftool -XMP:all OUTPUT` shows it. BMP and bare
     .j2k codestreams have no place for XMP; the report says so, file by file.
 
@@ -112,7 +115,7 @@ def colorize(inputs, out, model, workers, batch_size, provider, size, overwrite,
     loaded = []
 
     def load_colorizer() -> Colorizer:  # called by pipeline.run once its workers are starting
-        colorizer = Colorizer.load(model, provider=provider, size=size)
+        colorizer = Colorizer.load(model, provider=provider, size=size, strength=strength)
         progress.say(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
                      f"on {colorizer.provider.upper()}; {len(jobs) + len(conflicts)} images")
         loaded.append(colorizer)
@@ -165,6 +168,7 @@ def _report(records, outcome, colorizer, options, inputs, shard, started, ignore
         "model": {**colorizer.info.describe(), "sha256": colorizer.model_sha256},
         "provider": colorizer.provider,
         "size": colorizer.size,
+        "strength": colorizer.strength,
         "inputs": [str(Path(p).resolve()) for p in inputs],
         "options": {"out": str(options.out), "format": options.fmt, "overwrite": options.overwrite,
                     "include_color": options.include_color, "mount": options.mount,

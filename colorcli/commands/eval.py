@@ -29,6 +29,9 @@ _ROWS = {
               help="Benchmark mode: ONNX Runtime execution provider.")
 @click.option("--size", default=None, type=click.IntRange(min=1),
               help="Benchmark mode: model input size (default: the model's native size).")
+@click.option("--strength", default=None, type=click.FloatRange(0, 3), metavar="S",
+              help="Benchmark mode: how much colour, as colorize --strength (0 grey, 1 the model's own; "
+                   "default 1).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the summary, the gray baseline and every image's scores as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -46,7 +49,7 @@ _ROWS = {
               help="Worker processes that read and score.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_path, sheet_path, fid,
+def eval_command(ctx, ref_dir, pred_dir, model, provider, size, strength, json_path, csv_path, sheet_path, fid,
                  fid_weights, workers, quiet):
     """Score colorizations against colour originals, or benchmark a model.
 
@@ -72,8 +75,9 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
     from colorcli.errors import UsageError
 
     err = Console(stderr=True, highlight=False)
-    if pred_dir is not None and (model is not None or size is not None):
-        raise UsageError("--model and --size are for benchmark mode; with --pred the predictions are scored as they are")
+    if pred_dir is not None and (model is not None or size is not None or strength is not None):
+        raise UsageError("--model, --size and --strength are for benchmark mode; with --pred the predictions are "
+                         "scored as they are")
     if fid_weights is not None and not fid:
         raise UsageError("--fid-weights needs --fid")
     fid_network = None
@@ -90,12 +94,14 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
         from colorcli.models.runtime import Colorizer
 
         matching = evaluate.benchmark_pairs(ref_dir)
-        colorizer = Colorizer.load(model, provider=provider, size=size)
+        colorizer = Colorizer.load(model, provider=provider, size=size,
+                                   strength=1.0 if strength is None else strength)
         spec = evaluate.ModelSpec(str(colorizer.info.path), colorizer.provider, colorizer.size,
-                                  threads=max(1, evaluate.default_workers() // workers))
+                                  threads=max(1, evaluate.default_workers() // workers),
+                                  strength=colorizer.strength)
         if not quiet:
-            err.print(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px) "
-                      f"on {colorizer.provider.upper()}", markup=False)
+            err.print(f"model {colorizer.info.path.name} ({colorizer.info.architecture}, {colorizer.size} px, "
+                      f"strength {colorizer.strength:g}) on {colorizer.provider.upper()}", markup=False)
     pairs = matching.pairs
     started = time.monotonic()
     records = _score_with_progress(evaluate, pairs, workers, spec, colorizer, quiet, err)
@@ -108,7 +114,8 @@ def eval_command(ctx, ref_dir, pred_dir, model, provider, size, json_path, csv_p
         "ref": str(ref_dir),
         "pred": None if pred_dir is None else str(pred_dir),
         "model": None if colorizer is None else colorizer.info.describe() | {"provider": colorizer.provider,
-                                                                              "size": colorizer.size},
+                                                                              "size": colorizer.size,
+                                                                              "strength": colorizer.strength},
         "summary": summary,
         "baseline": baseline,
         "failed": len(failed),

@@ -87,6 +87,7 @@ class Provenance:
     model_sha256: str
     chroma_gain: float
     size: int  # inference size, pixels
+    strength: float = 1.0  # the user's --strength: a factor on the model's chroma
 
     def sentence(self) -> str:
         return (f"Colours estimated by {self.software} (model {self.model}, sha256 {self.model_sha256[:12]}…) "
@@ -94,7 +95,7 @@ class Provenance:
 
     def parameters(self) -> str:
         return (f"colorized: model {self.model} (sha256 {self.model_sha256}), chroma gain {self.chroma_gain:g}, "
-                f"inference size {self.size} px")
+                f"strength {self.strength:g}, inference size {self.size} px")
 
 
 def _q(name: str) -> str:

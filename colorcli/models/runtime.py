@@ -214,23 +214,39 @@ def validate_model(path: Path, label: str | None = None) -> dict[str, str]:
     return info.metadata
 
 
-class Colorizer:
-    """One generator on one provider: L at the model's size in, a and b out."""
+MAX_STRENGTH = 3.0
 
-    def __init__(self, session, provider: str, info: ModelInfo, size: int | None = None):
+
+def check_strength(strength: float) -> float:
+    """The colour strength a user may ask for: 0 (grey) to MAX_STRENGTH, 1 being the model's own."""
+    if not 0.0 <= strength <= MAX_STRENGTH:
+        raise UsageError(f"--strength {strength:g}: choose a value from 0 (grey) to {MAX_STRENGTH:g} "
+                         f"(1 is the model's own colour)")
+    return float(strength)
+
+
+class Colorizer:
+    """One generator on one provider: L at the model's size in, a and b out.
+
+    `strength` scales the model's a and b (the chroma) before they are merged: 0 leaves a picture grey, 1
+    gives the model's own colours, more gives more colour. The hue of every pixel stays the model's."""
+
+    def __init__(self, session, provider: str, info: ModelInfo, size: int | None = None, strength: float = 1.0):
         self.session = session
         self.provider = provider
         self.info = info
         self.size = self.check_size(size) if size else info.inference_size
+        self.strength = check_strength(strength)
 
     @classmethod
     def load(cls, model: str | None = None, provider: str = "auto", size: int | None = None,
-             threads: int | None = None) -> "Colorizer":
+             threads: int | None = None, strength: float = 1.0) -> "Colorizer":
         from colorcli.models.registry import resolve_model
 
+        check_strength(strength)  # a bad value is said before a model is loaded
         path = resolve_model(model)
         session, actual = create_session(path, provider, threads)
-        return cls(session, actual, read_model_info(session, path), size)
+        return cls(session, actual, read_model_info(session, path), size, strength)
 
     @functools.cached_property
     def model_sha256(self) -> str:
@@ -250,7 +266,10 @@ class Colorizer:
         """L (N, s, s) in 0..100 to a, b (N, s, s, 2) in Lab units."""
         x = (L_batch[:, None, :, :] * (1.0 / contract.L_SCALE) - contract.L_OFFSET).astype(np.float32)
         (ab,) = self.session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: x})
-        return np.ascontiguousarray(np.transpose(ab, (0, 2, 3, 1))) * np.float32(contract.AB_SCALE)
+        ab = np.ascontiguousarray(np.transpose(ab, (0, 2, 3, 1))) * np.float32(contract.AB_SCALE * self.strength)
+        if self.strength > 1.0:  # the contract's range: merge_from_model clips to the sRGB gamut after this
+            np.clip(ab, -contract.AB_SCALE, contract.AB_SCALE, out=ab)
+        return ab
 
     def colorize(self, pixels: np.ndarray, orientation: int = 1) -> np.ndarray:
         """Grey (H, W) or RGB (H, W, 3), uint8 or uint16, to RGB of the same size and depth.

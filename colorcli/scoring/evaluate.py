@@ -49,6 +49,7 @@ class ModelSpec:
     provider: str
     size: int
     threads: int | None = None
+    strength: float = 1.0
 
 
 @dataclass
@@ -123,7 +124,8 @@ def _init_worker(spec: ModelSpec | None, colorizer=None) -> None:
     elif spec is not None:
         from colorcli.models.runtime import Colorizer
 
-        _colorizer = Colorizer.load(spec.path, provider=spec.provider, size=spec.size, threads=spec.threads)
+        _colorizer = Colorizer.load(spec.path, provider=spec.provider, size=spec.size, threads=spec.threads,
+                                    strength=spec.strength)
 
 
 def _size(array: np.ndarray) -> str:
