@@ -22,6 +22,7 @@ COMMANDS = {
     "fetch": ("colorcli.commands.fetch", "fetch", "Download (or import) a model into the cache, verified by sha256."),
     "models": ("colorcli.commands.fetch", "models", "List embedded, cached and published models."),
     "report": ("colorcli.commands.report", "report", "Merge every colorize report under an output folder (all shards)."),
+    "review": ("colorcli.commands.review", "review", "Write a page to look through a run and mark files; apply the marks."),
     "train": ("colorcli.commands.train", "train", "Train a pix2pix colorization generator (needs colorcli[train])."),
 }
 

@@ -42,6 +42,7 @@ COMMAND_PAGES = {
     "fetch": "docs/models.md",
     "models": "docs/models.md",
     "report": "docs/many-machines.md",
+    "review": "docs/review.md",
     "train": "docs/training.md",
 }
 

@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from colorcli.batch import processes
+from colorcli.batch.marks import REJECTED_DIR
 from colorcli.io import xmp
 from colorcli.io.atomic import TEMP_SUFFIX, temp_files_of
 from colorcli.errors import ColorcliError, DiskFullError, UsageError
@@ -468,7 +469,8 @@ def run(jobs: list[Job], load_colorizer: Callable[[], object], options: Options,
             if not outcome.interrupted:  # not while a stop is already under way
                 raise _DiskFull()
 
-    pending = [i for i, job in enumerate(jobs) if options.overwrite or not job.dst.exists()]
+    done = {i: reason for i, job in enumerate(jobs) if (reason := _done_already(job, options))}
+    pending = [i for i in range(len(jobs)) if i not in done]
     pool = None
     if pending:
         pool = _Pool(max(1, min(options.workers or os.cpu_count() or 1, len(pending))), options)
@@ -478,10 +480,8 @@ def run(jobs: list[Job], load_colorizer: Callable[[], object], options: Options,
         if pool:
             pool.close(grace=0.0)
         raise
-    waiting = set(pending)
-    for index, job in enumerate(jobs):
-        if index not in waiting:
-            finish(_record(job.src, job.rel, "skipped", "output exists (use --overwrite to redo)"))
+    for index, reason in done.items():
+        finish(_record(jobs[index].src, jobs[index].rel, "skipped", reason))
     if pool:
         on_sigterm = _raise_on_sigterm()
         try:
@@ -497,6 +497,18 @@ def run(jobs: list[Job], load_colorizer: Callable[[], object], options: Options,
             _restore_sigterm(on_sigterm)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _done_already(job: Job, options: Options) -> str | None:
+    """Why a job is not run (without --overwrite): its output exists, or a curator rejected it in review
+    (`colorcli review --apply` moved it to OUT/.rejected/, keeping its path). None: run it."""
+    if options.overwrite:
+        return None
+    if job.dst.exists():
+        return "output exists (use --overwrite to redo)"
+    if (options.out / REJECTED_DIR / job.rel).exists():
+        return f"rejected in review: kept in {REJECTED_DIR}/ (use --overwrite to redo)"
+    return None
 
 
 def _in_main_thread() -> bool:

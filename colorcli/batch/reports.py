@@ -19,7 +19,8 @@ def find_reports(out: Path) -> list[Path]:
     return sorted(out.rglob(REPORT_PATTERN))
 
 
-def _load(path: Path) -> dict:
+def load(path: Path) -> dict:
+    """One colorize report; DataError naming the file if it is not one."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -52,7 +53,7 @@ def merge(out: Path) -> dict:
     paths = find_reports(out)
     if not paths:
         raise UsageError(f"{out}: no colorcli report found under it")
-    reports = [_load(path) for path in paths]
+    reports = [load(path) for path in paths]
     by_output: dict[str, list[tuple[str, dict]]] = {}
     for path, report in zip(paths, reports):
         name = path.relative_to(out).as_posix()
