@@ -37,10 +37,10 @@ def test_the_shared_sets_are_fixed_disjoint_and_never_trained_on(tmp_path):
     assert len(everything) == len(set(everything))
     photo_protocol.write_lists(SHARED_DATA, tmp_path)
     holdout = set(Path(line) for line in (tmp_path / "holdout.txt").read_text().split())
-    other_source = {p.resolve() for name in photo_protocol.OTHER_SOURCE for files in sets[name].values() for p in files}
+    other_source = {p.resolve() for name in ("urban100", "imagenet-fifth") for files in sets[name].values() for p in files}
     assert holdout == other_source
     select = set(Path(line) for line in (tmp_path / "select.txt").read_text().split())
-    assert select < holdout and not select & {p.resolve() for name in photo_protocol.OTHER_SOURCE
+    assert select < holdout and not select & {p.resolve() for name in ("urban100", "imagenet-fifth")
                                               for p in sets[name]["report"]}
     grey = [p for p in sets["urban100"]["select"] + sets["urban100"]["report"] if photo_protocol.is_grey_reference(p)]
     assert len(grey) == 7
@@ -69,7 +69,7 @@ def test_the_protocol_scores_the_report_half_through_eval(tmp_path):
         assert sets[name]["rows"]["model"]["colorfulness"]["mean"] > 1.0
     mean = result["other_source_mean"]["model"]["psnr"]["mean"]
     assert mean == np.mean([sets[s]["rows"]["model"]["psnr"]["mean"] for s in ("urban100", "imagenet-fifth")])
-    assert "mean of the two other-source sets (this decides)" in done.stdout
+    assert "mean of the 2 other-source sets (this decides)" in done.stdout
     assert "same source as training" in done.stdout
     for name in sets:  # one photo per other-source set here: a win rate of 0 or 1
         assert set(sets[name]["wins"]) == {"model"} and sets[name]["wins"]["model"]["ciede2000"] in (0.0, 1.0)
@@ -92,3 +92,53 @@ def test_the_win_rate_counts_photos_strictly_better_than_gray():
     model = [{"ciede2000": 5.0, "psnr": 24.0}, {"ciede2000": 10.0, "psnr": 20.0}, {"ciede2000": 7.0, "psnr": 22.0}]
     gray = [{"ciede2000": 6.0, "psnr": 23.0}, {"ciede2000": 9.0, "psnr": 21.0}, {"ciede2000": 7.0, "psnr": 22.0}]
     assert photo_protocol.win_rates(model, gray) == {"ciede2000": 1 / 3, "psnr": 1 / 3}  # a tie is no win
+
+
+def _vivid(folder: Path, counts: dict[str, int]) -> None:
+    for collection, count in counts.items():
+        for i in range(count):
+            _photo(folder / collection / f"{collection}__{i:03d}.jpg", 300 + 17 * i + len(collection))
+
+
+def test_the_vivid_set_alternates_each_collection_into_fixed_halves(tmp_path):
+    _vivid(tmp_path / "eval", {"leeds_butterflies": 5, "cub200_subset": 4})
+    halves = photo_protocol.vivid_halves(tmp_path / "eval")
+    names = {half: [p.name for p in files] for half, files in halves.items()}
+    assert names["select"] == [f"leeds_butterflies__{i:03d}.jpg" for i in (0, 2, 4)] + \
+        [f"cub200_subset__{i:03d}.jpg" for i in (0, 2)]
+    assert names["report"] == [f"leeds_butterflies__{i:03d}.jpg" for i in (1, 3)] + \
+        [f"cub200_subset__{i:03d}.jpg" for i in (1, 3)]
+    assert photo_protocol.vivid_halves(tmp_path / "eval") == halves  # the same every time
+    with pytest.raises(SystemExit, match="cub200_subset: missing"):
+        (tmp_path / "other" / "leeds_butterflies").mkdir(parents=True)
+        photo_protocol.vivid_halves(tmp_path / "other")
+    photo_protocol.write_lists(SHARED_DATA, tmp_path / "lists", tmp_path / "eval")
+    select_vivid = (tmp_path / "lists" / "select-vivid.txt").read_text().split()
+    assert [Path(p).name for p in select_vivid] == names["select"]
+    holdout = set((tmp_path / "lists" / "holdout.txt").read_text().split())
+    assert {str(p.resolve()) for files in halves.values() for p in files} <= holdout
+
+
+def test_the_protocol_prints_the_vivid_set_beside_the_others_and_means_all_three(tmp_path):
+    data = tmp_path / "data"
+    for i in range(1, 3):
+        _photo(data / "photos" / "train" / "urban100" / f"img_{i:03d}.jpg", i)
+    index = {i: w for w, i in photo_protocol.imagenet_index().items()}
+    for i in (0, 5):
+        _photo(data / "photos" / "train" / "imagenet" / f"{index[i]}_class{i}.jpg", 100 + i)
+    _photo(data / "photos" / "val" / "bsds500" / "0.jpg", 200)
+    _vivid(tmp_path / "eval", {"leeds_butterflies": 2, "cub200_subset": 2})
+    model = make_tiny_model(tmp_path / "tiny.onnx")
+    out = tmp_path / "protocol.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "photo_protocol.py"), str(model), "--data",
+                           str(data), "--vivid", str(tmp_path / "eval"), "--json", str(out)],
+                          capture_output=True, text=True, check=True)
+    result = json.loads(out.read_text())
+    sets = result["sets"]
+    assert list(sets) == ["urban100", "imagenet-fifth", "vivid", "bsds500-val"]
+    assert sets["vivid"]["n"] == 2  # the report half: the 2nd photo of each collection
+    mean = result["other_source_mean"]["model"]["ciede2000"]["mean"]
+    assert mean == pytest.approx(np.mean([sets[s]["rows"]["model"]["ciede2000"]["mean"]
+                                          for s in ("urban100", "imagenet-fifth", "vivid")]))
+    assert "vivid (other source): 2 photos" in done.stdout
+    assert "mean of the 3 other-source sets (this decides)" in done.stdout
