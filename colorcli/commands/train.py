@@ -72,8 +72,10 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="Keep a pretrained encoder frozen for the first N epochs.")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="L1-only warm-up epochs before the conditional GAN starts.")
-@click.option("--init-from", type=click.Path(path_type=Path, exists=True), metavar="RUN_DIR|CHECKPOINT",
-              help="Start the generator from another run's checkpoint (same generator and size).")
+@click.option("--init-from", type=click.Path(path_type=Path, exists=True), metavar="RUN_DIR|CHECKPOINT|MODEL.onnx",
+              help="Start the generator from another run's checkpoint (same generator and size), or from a model "
+                   "colorcli export wrote (same --generator; its batch norms, folded into the convolutions, stay "
+                   "frozen for the whole run, --resume included; its chroma gain and averaging are not trained).")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True, metavar="DECAY",
               help="Validate, save and export an exponential moving average of the generator's weights "
                    "(e.g. 0.999, about the last 1,000 steps; 0: the weights as trained).")

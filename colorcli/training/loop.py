@@ -31,7 +31,7 @@ from colorcli.look import lab
 from colorcli.models import contract
 from colorcli.scoring import metrics
 from colorcli.errors import CheckpointError, ColorcliError, Stopped, UsageError
-from colorcli.training import checkpoint, losses, models, plots
+from colorcli.training import checkpoint, from_onnx, losses, models, plots
 from colorcli.training.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
 from colorcli.training.sources import DEFAULT_BALANCE
 
@@ -79,7 +79,10 @@ class TrainOptions:
     freeze_encoder_epochs: int = 0
     pretrain_epochs: int = 0  # L1-only warm-up epochs before the conditional GAN
     degrade: bool = False  # degrade the L input like old scans (never the target)
-    init_from: str | None = None  # start the generator from another run's checkpoint (same architecture)
+    init_from: str | None = None  # start the generator from another run's checkpoint or an exported .onnx
+    # keep the generator's BatchNorms in eval mode, affine frozen, for the whole run: set when it starts from
+    # an .onnx (whose statistics are folded into its convolutions) or from a run that had them frozen
+    frozen_bn: bool = False
     ema: float = 0.0  # decay of an exponential moving average of the generator's weights (0: none)
     beta1: float = 0.5
     clip_norm: float = 1.0
@@ -222,11 +225,16 @@ class Trainer:
         torch.manual_seed(options.seed)
         self.data_rng = torch.Generator().manual_seed(options.seed)
         self.degrade_rng = torch.Generator(device=self.device).manual_seed(options.seed + 1)
-        # a resumed run's weights come from its checkpoint; only a new one loads ImageNet weights
-        self.G = models.build_generator(self.model_config, pretrained=not options.resume).to(self.device)
+        # a resumed run's weights come from its checkpoint, an .onnx init's from the model; only a new
+        # run loads ImageNet weights
+        from_model = from_onnx.is_onnx(options.init_from) and not options.resume
+        self.G = models.build_generator(self.model_config, pretrained=not options.resume and not from_model)
+        self.G.to(self.device)
         self.pretrained_encoder = options.generator != "unet"
         if options.init_from and not options.resume:
             self._init_generator(Path(options.init_from))
+        if self.o.frozen_bn:
+            models.freeze_batchnorms(self.G)
         self.D = models.build_discriminator(options.ndf).to(self.device)
         self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         if self.device.type == "cuda":
@@ -257,11 +265,23 @@ class Trainer:
         self.extra_gray = {name: self._gray_baseline(images) for name, images in self.extra_val.items()}
 
     def _init_generator(self, source: Path) -> None:
-        """Start from another run's generator, e.g. a GAN phase searched from one L1 warm-up."""
-        generator, config = checkpoint.load_generator(source)
-        if _weight_layout(config.get("model", {})) != _weight_layout(self.model_config):
-            raise UsageError(f"--init-from {source}: its generator ({config.get('model', {}).get('architecture')}) "
-                             "differs from this run's --generator / --size / --ngf")
+        """Start from another run's generator, e.g. a GAN phase searched from one L1 warm-up, or from an
+        exported model's (its BatchNorms folded: they stay frozen for the whole run)."""
+        if from_onnx.is_onnx(source):
+            model_config = from_onnx.model_config(source, from_onnx.read_model(source)[1])
+            _check_layout(source, model_config, self.model_config)
+            generator, info = from_onnx.load_generator(source, threads=self.o.threads)
+            self.o.frozen_bn = True
+            averaged = " and ".join(name for name in ("flip", "shift") if info[f"{name}_average"])
+            self.report("note", {"text": (
+                f"generator from {source.name}: {info['batchnorms']} batch norms folded (frozen for this run), "
+                f"matches ONNX Runtime to {info['max_abs_diff']:.2g}; trains the a, b before its chroma gain "
+                f"{info['chroma_gain']:g}" + (f", without its {averaged} averaging" if averaged else ""))})
+        else:
+            generator, config = checkpoint.load_generator(source)
+            _check_layout(source, config.get("model", {}), self.model_config)
+            if config.get("training", {}).get("frozen_bn"):
+                self.o.frozen_bn = True  # its BatchNorms hold folded biases, no statistics
         self.G.load_state_dict(generator.state_dict())
 
     def _generator_groups(self) -> list[dict]:
@@ -378,6 +398,8 @@ class Trainer:
             from colorcli.training.effnet import set_encoder_frozen
 
             set_encoder_frozen(self.G, self.epoch < self.o.freeze_encoder_epochs)
+        if self.o.frozen_bn:
+            models.freeze_batchnorms(self.G)
         if not self.adversarial:
             return self._l1_step(L, real_ab)
         with self._autocast():
@@ -611,6 +633,26 @@ def _weight_layout(model_config: dict) -> dict:
     """What decides a generator's parameter shapes: the encoder scale and size unit change none, so a
     32 px run can start a run whose encoder sees the images upsampled."""
     return {k: v for k, v in model_config.items() if k not in ("encoder_scale", "size_unit", "native_size")}
+
+
+# what each generator setting of a model config is called on the command line
+_LAYOUT_OPTIONS = {"architecture": "--generator", "variant": "--generator", "ngf": "--ngf", "levels": "--size",
+                   "dropout_blocks": "--dropout-blocks"}
+
+
+def _check_layout(source: Path, theirs: dict, ours: dict) -> None:
+    """A UsageError naming what differs when an --init-from generator's weights cannot fit this run's."""
+    theirs, ours = _weight_layout(theirs), _weight_layout(ours)
+    if theirs == ours:
+        return
+    if theirs.get("architecture") != ours.get("architecture"):
+        raise UsageError(f"--init-from {source}: its generator is {theirs.get('architecture')}, this run's "
+                         f"--generator is {ours.get('architecture')}")
+    keys = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    differences = ", ".join(f"{k} {theirs.get(k)} against {ours.get(k)}"
+                            + (f" ({_LAYOUT_OPTIONS[k]})" if k in _LAYOUT_OPTIONS else "") for k in keys)
+    raise UsageError(f"--init-from {source}: its {theirs.get('architecture')} generator differs from this run's "
+                     f"in {differences}")
 
 
 def _describe(model_config: dict) -> str:

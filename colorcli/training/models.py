@@ -173,5 +173,18 @@ def build_discriminator(ndf: int = 64) -> PatchDiscriminator:
     return PatchDiscriminator(ndf=ndf)
 
 
+def freeze_batchnorms(module: nn.Module) -> int:
+    """Put every BatchNorm2d of MODULE in eval mode (its running statistics used, never updated) with
+    its affine weight and bias frozen; returns how many. Call it again after each ``train()``, which
+    would put them back in training mode."""
+    count = 0
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+            m.requires_grad_(False)
+            count += 1
+    return count
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
