@@ -1,14 +1,14 @@
 """The review page at scale: a fabricated run of 2,000 files (small JPEGs, a report like colorize's, in 40
 folders: 85% ok with metrics, 10% skipped, 5% failed, one in ten with a print's box), then
 
-- thumbnails: `review`'s first build with one worker process and with one per core (every thumbnail
-  made; the same files both times), and a second build that reuses them all;
+- thumbnails: `review`'s build from nothing with one worker process and with one per core, alternately
+  (--thumb-rounds each), and a second build that reuses them all;
 - the page in headless Chromium (Debian's, through Playwright), --rounds fresh loads: the time from
   navigation to the page's cards being drawn and its controls live (html[data-ready]), to the load
   event, how many thumbnails were requested by then (lazy loading: only those near the view), and a
   scroll through the whole list a screen at a time (the slowest step).
 
-    python benchmarks/review_scale.py [--files 2000] [--rounds 5] [--workers 0] [--keep DIR]
+    python benchmarks/review_scale.py [--files 2000] [--rounds 5] [--thumb-rounds 3] [--workers 0] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -69,20 +69,34 @@ def fabricate(root: Path, files: int, seed: int = 39) -> Path:
     return out
 
 
-def time_thumbnails(out: Path, workers: int) -> None:
+def time_thumbnails(out: Path, workers: int, rounds: int) -> None:
+    """Every thumbnail made from nothing by one worker and by `workers`, alternately, `rounds` times each."""
     thumbs = out / review.REVIEW_DIR / "thumbs"
-    for label, count in (("one worker", 1), (f"{workers or os.cpu_count()} workers (one per core)", workers)):
-        shutil.rmtree(thumbs, ignore_errors=True)
-        start = time.perf_counter()
-        built = review.build(out, workers=count)
-        seconds = time.perf_counter() - start
-        print(f"thumbnails, {label}: {built.thumbs.made} made in {seconds:.2f} s "
-              f"({built.thumbs.made / seconds:.0f} a second), page of {built.files} files")
+    parallel = workers or os.cpu_count() or 1
+    seconds: dict[int, list[float]] = {1: [], parallel: []}
+    for _ in range(rounds):
+        for count in seconds:
+            shutil.rmtree(thumbs, ignore_errors=True)
+            start = time.perf_counter()
+            built = review.build(out, workers=count)
+            seconds[count].append(time.perf_counter() - start)
+    made = built.thumbs.made
+    for count, values in seconds.items():
+        print(f"thumbnails, {count} worker{'s' if count > 1 else ''}: {made} made in "
+              f"{' '.join(f'{v:.2f}' for v in values)} s (median {median(values):.2f} s, "
+              f"{made / median(values):.0f} a second)")
+    ratios = [one / many for one, many in zip(seconds[1], seconds[parallel])]
+    print(f"speed-up of {parallel} workers over one, round by round: {' '.join(f'{r:.2f}' for r in ratios)} "
+          f"(median {median(ratios):.2f})")
     start = time.perf_counter()
     built = review.build(out, workers=workers)
     print(f"thumbnails, second build: {built.thumbs.reused} reused, {built.thumbs.made} made, "
-          f"{time.perf_counter() - start:.2f} s")
-    print(f"page: {built.page.stat().st_size / 1e6:.2f} MB")
+          f"{time.perf_counter() - start:.2f} s; page of {built.files} files, "
+          f"{built.page.stat().st_size / 1e6:.2f} MB")
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def time_page(page_path: Path, rounds: int, chromium: str) -> None:
@@ -119,7 +133,6 @@ def time_page(page_path: Path, rounds: int, chromium: str) -> None:
             }"""))
             context.close()
         browser.close()
-    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
     print(f"page in Chromium, {rounds} fresh loads: cards drawn and controls live at "
           f"{' '.join(f'{v:.0f}' for v in ready)} ms (median {median(ready):.0f} ms); load event "
           f"{' '.join(f'{v:.0f}' for v in loaded)} ms (median {median(loaded):.0f} ms)")
@@ -132,6 +145,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=2000, help="files in the fabricated run (default 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="fresh page loads in Chromium (default 5)")
+    parser.add_argument("--thumb-rounds", type=int, default=3,
+                        help="builds from nothing with one worker and with --workers, alternately (default 3)")
     parser.add_argument("--workers", type=int, default=0, help="thumbnail processes for the parallel build "
                                                                "(default 0: one per core)")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium",
@@ -144,7 +159,7 @@ def main() -> None:
         out = fabricate(root, args.files)
         print(f"fabricated {args.files} files in {time.perf_counter() - start:.1f} s under {root}; "
               f"{os.cpu_count()} cores")
-        time_thumbnails(out, args.workers)
+        time_thumbnails(out, args.workers, args.thumb_rounds)
         time_page(out / review.REVIEW_DIR / review.PAGE, args.rounds, args.chromium)
     finally:
         if args.keep is None:

@@ -141,6 +141,18 @@ def test_a_rejected_output_inside_the_input_tree_is_not_taken_for_an_input(run, 
     assert not (out / "p1.png").exists() and (out / ".rejected" / "p1.png").is_file()
 
 
+def test_relative_paths_of_a_run_are_found_from_another_folder(run, tmp_path, tiny_model_path, monkeypatch):
+    shutil.copytree(run[1] / "street", tmp_path / "job" / "scans")
+    shutil.copytree(run[2] / "street", tmp_path / "job" / "refs")
+    monkeypatch.chdir(tmp_path / "job")
+    run_cli("colorize", "scans", "--out", "color", "--model", tiny_model_path, "--ref", "refs")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("review", "job/color")[0] == 0
+    cards = {card["output"]: card for card in page_data(tmp_path / "job/color/review/index.html")["cards"]}
+    assert cards["p0.png"]["input"] == str(tmp_path / "job/scans/p0.png")
+    assert all(card["before"] for card in cards.values()) and cards["p0.png"]["ref"]
+
+
 def test_shards_review_as_one_run(run, tmp_path, tiny_model_path):
     _, scans, refs, expected = run
     out = tmp_path / "out"

@@ -43,11 +43,34 @@ def merged_records(out: Path) -> list[dict]:
         raise UsageError(f"{out}: no colorcli report (colorcli-report*.json) under it; is it a colorize --out folder?")
     best: dict[str, dict] = {}
     for path in paths:
-        for record in reports.load(path)["files"]:
+        report = reports.load(path)
+        start = _run_folder(report, out)
+        for record in report["files"]:
+            record = _from(start, record)
             held = best.get(record["output"])
             if held is None or _ORDER.get(record["status"], 3) <= _ORDER.get(held["status"], 3):
                 best[record["output"]] = record
     return [best[output] for output in sorted(best)]
+
+
+def _run_folder(report: dict, out: Path) -> Path | None:
+    """The folder colorize ran in, from which a report's relative paths start: OUT less the --out the
+    report recorded, where that was relative (None where it cannot be told)."""
+    given = Path(str((report.get("options") or {}).get("out") or ""))
+    parts, absolute = given.parts, out.absolute().parts
+    if not parts or given.is_absolute() or ".." in parts or absolute[len(absolute) - len(parts):] != parts:
+        return None
+    return Path(*absolute[:len(absolute) - len(parts)])
+
+
+def _from(start: Path | None, record: dict) -> dict:
+    """The record with its relative input and reference paths made absolute from `start`, so that a review
+    run from another folder than colorize's still finds them."""
+    if start is None:
+        return record
+    found = {key: str(start / record[key]) for key in ("input", "reference")
+             if isinstance(record.get(key), str) and not Path(record[key]).is_absolute()}
+    return {**record, **found} if found else record
 
 
 def upright_box(box: list[int], width: int, height: int, orientation: int) -> list[float]:
@@ -73,7 +96,7 @@ def _after_path(out: Path, rel: str) -> tuple[Path | None, str | None]:
     return None, None
 
 
-def _card(index: int, record: dict, out: Path, made: thumbs.Made, sources: dict) -> dict:
+def _card(index: int, record: dict, made: thumbs.Made, sources: dict) -> dict:
     rel = record["output"]
     card = {"id": index, "output": rel, "input": record.get("input"), "status": record.get("status"),
             "reason": record.get("reason"), "folder": os.path.dirname(rel) or ".",
@@ -114,7 +137,7 @@ def build(out: Path, workers: int = 0, thumb_size: int = THUMB_SIZE) -> Review:
         per_record.append(sources)
         wanted.extend(path for role, path in sources.items() if role != "aside" and path)
     made = thumbs.make_all(wanted, folder / "thumbs", thumb_size, workers)
-    cards = [_card(i, record, out, made, sources) for i, (record, sources) in enumerate(zip(records, per_record))]
+    cards = [_card(i, record, made, sources) for i, (record, sources) in enumerate(zip(records, per_record))]
     page = folder / PAGE
     with atomic_write(page, "w") as handle:
         handle.write(render(cards, out))
