@@ -2,6 +2,9 @@
 and what the seam between the colorized print and the card looks like.
 
 Prints, measured in this run:
+- the real prints on their cards (archive/mounted/): found or not, the box, how sure; and which other archive
+  prints get a box;
+- with --photos: of colour photos from those folders, how many get a print box;
 - the time of mount_find.find on a 12 MP cabinet card and a 12 MP plain photo (photos enlarged), beside the grey
   decision it joins (tone.classify of the scan) and reading the scan back as a PNG;
 - on cabinet cards made from ImageNet photos (every card colour, ink, tone, rounded corners, bevels, off
@@ -12,7 +15,7 @@ Prints, measured in this run:
   output's chroma at each depth inside the print against the print's interior (the seam's ramp); and with
   --mount off, how far the card moves from the scan.
 
-    python benchmarks/mount_detection.py [--data ../shared/data] [--cards 60]
+    python benchmarks/mount_detection.py [--data ../shared/data] [--cards 60] [--photos DIR ...]
 """
 
 from __future__ import annotations
@@ -159,12 +162,54 @@ def seam(results: list[tuple[mounts.Mounted, mount_find.Mount]], count: int) -> 
           f"card pixels; the model's colour spilled onto the card)")
 
 
+def real_cards(root: Path) -> None:
+    """The real mounts of the shared archive (archive/mounted/), and how many of the other archive prints
+    get a print box (each named: a scanned border of their own, or a wrong crop to look at)."""
+    real = sorted((root / "archive" / "mounted").glob("*.jpg"))
+    for path in real:
+        scan = read_image(path).pixels
+        found = mount_find.find(scan)
+        box = found.prints[0].bounds(scan.shape) if len(found.prints) == 1 else None
+        share = box[2] * box[3] / (scan.shape[0] * scan.shape[1]) if box else 0.0
+        print(f"real card {path.name}: {'found' if box else 'not found'} {box or ''} "
+              f"({share:.0%} of the scan, confidence {found.confidence}); {found.reason}")
+    others = [p for p in sorted((root / "archive").rglob("*")) if p.suffix.lower() in (".jpg", ".png")
+              and p.parent.name != "mounted"]
+    boxed = [p.name for p in others if mount_find.find(read_image(p).pixels).prints]
+    print(f"other archive prints with a print box: {len(boxed)} of {len(others)} ({', '.join(boxed)})")
+
+
+def colour_photos(folders: list[Path], per_folder: int) -> None:
+    """Colour photographs that get a print box from the search alone, and from colorize (which drops the
+    box of a picture it skips as colour)."""
+    rng = np.random.default_rng(0)
+    files = []
+    for folder in folders:
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        files += [found[i] for i in sorted(rng.choice(len(found), min(per_folder, len(found)), replace=False))]
+    searched = kept = 0
+    for path in files:
+        scan = read_image(path).pixels
+        found = mount_find.find(scan)
+        if found.prints:
+            searched += 1
+            kept += mount_colorize.decide(scan, found).tone.grey
+    print(f"colour photos ({len(files)}, up to {per_folder} from each of {len(folders)} folders): a print box from "
+          f"the search {searched}, in colorize's report {kept} (the others are skipped as colour, box dropped)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--cards", type=int, default=60)
     parser.add_argument("--colorized", type=int, default=12)
+    parser.add_argument("--photos", type=Path, nargs="*", default=[], metavar="DIR",
+                        help="folders of colour photos to count print boxes on (e.g. the extra collections)")
+    parser.add_argument("--per-folder", type=int, default=60)
     args = parser.parse_args()
+    real_cards(args.data)
+    if args.photos:
+        colour_photos(args.photos, args.per_folder)
     cost(args.data)
     results = accuracy(args.data, args.cards)
     seam(results, args.colorized)

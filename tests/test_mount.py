@@ -131,7 +131,7 @@ def test_album_page_not_each_found_is_one_picture():
     found = mount_find.find(album.scan)
     assert found.several and not found.prints
     assert found.reason.startswith("several pictures on the page") and "taken as one picture" in found.reason
-    assert found.report(album.scan.shape) == {"print": None, "mount": found.reason}
+    assert found.report(album.scan.shape) == {"print": None, "mount": found.reason, "mount_confidence": None}
 
 
 def test_archive_prints_stay_grey_decided_as_colorize_does():
@@ -262,3 +262,60 @@ def test_plain_scan_reports_no_mount(tmp_path, tiny_model_path):
     assert result.exit_code == 0, result.output
     (record,) = json.loads((out / "colorcli-report.json").read_text())["files"]
     assert record["print"] is None and record["mount"].startswith("no mount")
+
+
+REAL_CARDS = ("FreeportIL.jpg", "civil_war.jpg", "WalkingLibraryLondon1930.jpg")
+
+
+@pytest.mark.parametrize("name", REAL_CARDS)
+def test_real_prints_on_their_cards_are_found_and_the_card_kept(name):
+    """The three real mounts of the shared archive (a cream card with pencil marks, a card toned like its
+    print, a pale mount), whose cards show as narrow margins: each print is found, surely, with a margin
+    of card all round, and colorizing it leaves the card's pixels as scanned."""
+    scan = read_image(SHARED_DATA / "archive" / "mounted" / name).pixels
+    found = mount_find.find(scan)
+    assert len(found.prints) == 1, found.reason
+    assert found.confidence is not None and found.confidence >= mount_find._SURE
+    height, width = scan.shape[:2]
+    x, y, w, h = found.prints[0].bounds(scan.shape)
+    assert 0 < x and 0 < y and x + w < width and y + h < height  # card on every side
+    assert 0.85 < w * h / (width * height) < 0.99
+    report = found.report(scan.shape)
+    assert report["print"] == [x, y, w, h] and report["mount_confidence"] == round(found.confidence, 2)
+    assert mount_colorize.decide(scan, found).tone.grey
+    pieces = mount_colorize.split_for_model(scan, found.prints, 32)
+    ab = [np.dstack([np.full((32, 32), 30.0, np.float32), np.full((32, 32), 25.0, np.float32)])]
+    out = mount_colorize.merged_rows(scan, pieces, ab, channels=3)(0, height)
+    card = np.ones((height, width), bool)
+    card[y:y + h, x:x + w] = False
+    assert np.array_equal(out[card], mount_colorize.scan_rows(scan, 3)[card])
+    assert _chroma(out[y + h // 4: y + 3 * h // 4, x + w // 4: x + 3 * w // 4]).mean() > 20
+
+
+def test_a_narrow_margin_is_not_looked_for_on_a_colour_photograph():
+    """The narrow-margin search runs on monochrome scans only: a colour photo inside a plain white
+    border keeps no print box, while the same picture made grey has one."""
+    picture = cv2.resize(photo("val/bsds500/101085.jpg"), (360, 240), interpolation=cv2.INTER_AREA)
+    framed = cv2.copyMakeBorder(picture, 8, 8, 8, 8, cv2.BORDER_CONSTANT, value=(236, 232, 224))
+    assert not mount_find.find(framed).prints
+    grey = np.dstack([cv2.cvtColor(framed, cv2.COLOR_RGB2GRAY)] * 3)
+    (found,) = mount_find.find(grey).prints
+    x, y, w, h = found.bounds(grey.shape)
+    assert abs(x - 8) <= 2 and abs(y - 8) <= 2 and abs(w - 360) <= 4 and abs(h - 240) <= 4
+
+
+def test_a_colour_photo_skipped_reports_no_print_box(tmp_path, tiny_model_path):
+    """A colour picture on a plain white page (a product shot) may look like a print on a card; it is
+    skipped as colour, and the report gives it no print box."""
+    page = np.full((300, 400, 3), 250, np.uint8)
+    page[50:250, 60:340] = cv2.resize(photo("val/bsds500/101085.jpg"), (280, 200), interpolation=cv2.INTER_AREA)
+    assert mount_find.find(page).prints  # the search alone takes it for a print on a page
+    (tmp_path / "scans").mkdir()
+    Image.fromarray(page).save(tmp_path / "scans" / "product.png")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["colorize", str(tmp_path / "scans"), "--out", str(out), "--model",
+                                      str(tiny_model_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads((out / "colorcli-report.json").read_text())["files"]
+    assert record["status"] == "skipped" and record["print"] is None and "prints" not in record
+    assert record["mount"].startswith("not used (print on a card or page")

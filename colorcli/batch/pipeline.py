@@ -194,6 +194,9 @@ def _process(job: Job, ref_path: str | None, options: Options, infer, size: int,
     decision = mount_colorize.decide(image.pixels, found)
     extra["tone"] = decision.tone.reason
     if not options.include_color and not decision.tone.grey:
+        if found.prints:  # a colour photograph's plain border or backdrop, most likely: no print box for it
+            extra.pop("prints", None)
+            extra.update(print=None, mount=f"not used ({found.reason}): the picture in it is in colour")
         return _record(job.src, job.rel, "skipped", f"{decision.tone.reason} (use --include-color)", **extra)
     tick = time.perf_counter()
     prints = found.prints if options.include_color else decision.prints

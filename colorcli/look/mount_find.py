@@ -25,7 +25,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from colorcli.look import mount_margins, tone
+
 _WORK = 384  # long side of the copy searched
+_SURE = 0.6  # a find less sure than this (Mount.confidence) is not used: the scan is taken as one picture
 _MIN_SCAN = 128  # px on the scan's shorter side, at least: below it a card's border is a few pixels, which a
 # picture's own plain border or backdrop matches as well (on CIFAR-10's 32 px photos it found 836 of 10,000)
 _BANDS = ((0.02, 0.05), (0.04, 0.07))  # the card's colour is sampled this far in from the scan's edges, past
@@ -128,12 +131,14 @@ class Mount:
     prints: tuple[Print, ...]
     reason: str
     several: bool = False
+    confidence: float | None = None  # how sure the find is, 0 to 1 (None: nothing found)
 
     def report(self, shape: tuple[int, ...]) -> dict:
         """The report's fields: print ([x, y, w, h] of a single print, else null), prints (each one's, on a
-        page of several), mount (the reason)."""
+        page of several), mount (the reason), mount_confidence (how sure a find is, 0 to 1)."""
         boxes = [list(p.bounds(shape)) for p in self.prints]
-        fields = {"print": boxes[0] if len(boxes) == 1 else None, "mount": self.reason}
+        fields = {"print": boxes[0] if len(boxes) == 1 else None, "mount": self.reason,
+                  "mount_confidence": None if self.confidence is None else round(self.confidence, 2)}
         if len(boxes) > 1:
             fields["prints"] = boxes
         return fields
@@ -525,12 +530,41 @@ def find(pixels: np.ndarray) -> Mount:
     lab, factor = _work_copy(pixels)
     result = _search(lab)
     if not result.prints:
+        if not result.several:
+            narrow = _narrow_margins(pixels, lab, factor)
+            if narrow is not None:
+                return narrow
         return Mount((), result.reason, result.several)
     if result.even < _EVEN:
         return Mount((), f"no mount: what lies around it is not an even card or page ({result.even:.0%} of it)")
     found = tuple(_refine(pixels, _scaled(p, factor), factor) for p in result.prints)
+    confidence = min(1.0, float(result.even))
     if len(found) > 1:
-        return Mount(found, f"{len(found)} prints on an album page, each decided and colorized on its own")
+        return Mount(found, f"{len(found)} prints on an album page, each decided and colorized on its own",
+                     confidence=confidence)
     x, y, w, h = found[0].bounds(pixels.shape)
     share = w * h / (pixels.shape[0] * pixels.shape[1])
-    return Mount(found, f"print on a card or page ({share:.0%} of the scan, turned {found[0].angle:.1f}°)")
+    return Mount(found, f"print on a card or page ({share:.0%} of the scan, turned {found[0].angle:.1f}°)",
+                 confidence=confidence)
+
+
+def _narrow_margins(pixels: np.ndarray, lab: np.ndarray, factor: int) -> Mount | None:
+    """A print whose card shows only as a narrow margin (mount_margins), looked for on monochrome scans
+    alone: on a colour photograph a plain margin is the photograph's own border or backdrop."""
+    found = mount_margins.find(np.ascontiguousarray(lab[..., 0]))
+    if found is None:
+        return None
+    at, confidence = found
+    h, w = lab.shape[:2]
+    if confidence < _SURE:
+        return Mount((), f"no mount: a narrow margin was seen, but on too little of its sides "
+                         f"({confidence:.0%}): taken as one picture")
+    if not tone.classify(pixels).grey:
+        return None
+    coarse = Print((0.0, at["top"] - 0.5), (0.0, h - at["bottom"] - 0.5), (0.0, at["left"] - 0.5),
+                   (0.0, w - at["right"] - 0.5))
+    found_print = _refine(pixels, _scaled(coarse, factor), factor)
+    x, y, bw, bh = found_print.bounds(pixels.shape)
+    share = bw * bh / (pixels.shape[0] * pixels.shape[1])
+    return Mount((found_print,), f"print on a card with a narrow margin ({share:.0%} of the scan, "
+                                 f"turned {found_print.angle:.1f}°)", confidence=confidence)
