@@ -36,16 +36,16 @@ def colour_photo(rng: np.random.Generator, width: int = 96, height: int = 72) ->
     return np.clip(picture, 0, 255).astype(np.uint8)
 
 
-def make_inputs(root: Path) -> tuple[Path, Path, dict]:
-    """scans/ and refs/ under root; returns them and what each output's card must say:
-    {output: (status, a word its reason holds or None)}."""
+def make_inputs(root: Path, scale: int = 1) -> tuple[Path, Path, dict]:
+    """scans/ and refs/ under root (`scale` times the grey photos of GREY); returns them and what each
+    output's card must say: {output: (status, a word its reason holds or None)}."""
     scans, refs = root / "scans", root / "refs"
     rng = np.random.default_rng(39)
     expected = {}
     for folder, count in GREY.items():
         (scans / folder).mkdir(parents=True)
         (refs / folder).mkdir(parents=True)
-        for i in range(count):
+        for i in range(count * scale):
             photo = colour_photo(rng)
             Image.fromarray(photo).save(refs / folder / f"p{i}.png")
             Image.fromarray(photo).convert("L").save(scans / folder / f"p{i}.png")

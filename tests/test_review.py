@@ -70,6 +70,7 @@ def test_a_card_per_file_with_its_status_reason_box_metrics_and_original(run, tm
     box = cards["cards/cabinet.png"]["boxes"]
     assert len(box) == 1 and np.allclose(box[0], [17 / 240, 22 / 372, 206 / 240, 275 / 372], atol=0.02), box
     assert all(not card.get("boxes") for name, card in cards.items() if name != "cards/cabinet.png")
+    assert cards["cards/cabinet.png"]["mount_confidence"] > 0.6 and "print on a card" in cards["cards/cabinet.png"]["mount"]
     assert cards["street/p0.png"]["folder"] == "street" and cards["family/1901/p0.png"]["folder"] == "family/1901"
     # offline: nothing from the network, no script or style from anywhere
     assert not re.search(r"https?://", page) and "<script src" not in page and "<link rel=\"stylesheet" not in page

@@ -102,6 +102,7 @@ def _card(index: int, record: dict, made: thumbs.Made, sources: dict) -> dict:
             "reason": record.get("reason"), "folder": os.path.dirname(rel) or ".",
             "seconds": (record.get("seconds") or {}).get("total"), "metrics": record.get("metrics") or {},
             "reference": record.get("reference"), "mount": record.get("mount"), "tone": record.get("tone"),
+            "mount_confidence": record.get("mount_confidence"),
             "aside": sources["aside"], "href": "../" + quote(rel)}
     if sources["aside"]:
         card["href"] = "../" + quote(f"{ASIDE[sources['aside']]}/{rel}")

@@ -85,7 +85,10 @@
     const rows = Object.keys(card.metrics).map((name) => "<dt>" + esc(name) + "</dt><dd>" + esc(number(card.metrics[name])) + "</dd>");
     if (card.seconds != null) rows.push("<dt>seconds</dt><dd>" + esc(number(card.seconds)) + "</dd>");
     if (card.tone) rows.push("<dt>tone</dt><dd>" + esc(card.tone) + "</dd>");
-    if (card.mount) rows.push("<dt>mount</dt><dd>" + esc(card.mount) + "</dd>");
+    if (card.mount) {
+      const sure = card.mount_confidence != null ? " (sure: " + card.mount_confidence + ")" : "";
+      rows.push("<dt>mount</dt><dd>" + esc(card.mount + sure) + "</dd>");
+    }
     if (card.metrics_error) rows.push("<dt>metrics</dt><dd>" + esc(card.metrics_error) + "</dd>");
     details += "<dl>" + rows.join("") + "</dl>";
     if (card.ref) details += "<figure>" + img("ref", card.ref, "original: " + card.output) + "<figcaption>original</figcaption></figure>";
