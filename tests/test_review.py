@@ -45,8 +45,8 @@ def test_a_card_per_file_with_its_status_reason_box_metrics_and_original(run, tm
     out = _copy(run, tmp_path)
     code, output = run_cli("review", out)
     assert code == 0, output
-    assert output.strip() == f"review page: {out / 'review' / 'index.html'} (11 files; thumbnails: 27 made, 0 reused, " \
-                             f"1 unreadable)"
+    page_path = out / "review" / "index.html"
+    assert output.strip() == f"review page: {page_path} (11 files; thumbnails: 27 made, 0 reused, 1 unreadable)"
     page = (out / "review" / "index.html").read_text(encoding="utf-8")
     cards = {card["output"]: card for card in page_data(out / "review" / "index.html")["cards"]}
     assert set(cards) == set(expected)
@@ -70,7 +70,8 @@ def test_a_card_per_file_with_its_status_reason_box_metrics_and_original(run, tm
     box = cards["cards/cabinet.png"]["boxes"]
     assert len(box) == 1 and np.allclose(box[0], [17 / 240, 22 / 372, 206 / 240, 275 / 372], atol=0.02), box
     assert all(not card.get("boxes") for name, card in cards.items() if name != "cards/cabinet.png")
-    assert cards["cards/cabinet.png"]["mount_confidence"] > 0.6 and "print on a card" in cards["cards/cabinet.png"]["mount"]
+    cabinet = cards["cards/cabinet.png"]
+    assert cabinet["mount_confidence"] > 0.6 and "print on a card" in cabinet["mount"]
     assert cards["street/p0.png"]["folder"] == "street" and cards["family/1901/p0.png"]["folder"] == "family/1901"
     # offline: nothing from the network, no script or style from anywhere
     assert not re.search(r"https?://", page) and "<script src" not in page and "<link rel=\"stylesheet" not in page

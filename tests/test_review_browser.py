@@ -190,6 +190,7 @@ def test_without_javascript_every_file_is_listed(browser, reviewed):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto((out / "review" / "index.html").as_uri())
-    rows = page.eval_on_selector_all("table.plain tr", "rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent))")
+    rows = page.eval_on_selector_all("table.plain tr",
+                                     "rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent))")
     assert {row[0]: row[1] for row in rows} == {k: v[0] for k, v in expected.items()}
     context.close()
