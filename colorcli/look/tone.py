@@ -109,6 +109,10 @@ def _thumbnail(pixels: np.ndarray) -> np.ndarray:
     scale = min(1.0, _THUMB / max(height, width))
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        factor = max(height, width) // (2 * _THUMB)
+        if factor >= 2:  # a whole factor first: OpenCV's block mean, a third of the cost of a free area resize
+            pixels = cv2.resize(pixels[:height // factor * factor, :width // factor * factor],
+                                (width // factor, height // factor), interpolation=cv2.INTER_AREA)
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     if pixels.dtype == np.uint16:
         return pixels.astype(np.float32) * np.float32(1.0 / 65535.0)
