@@ -175,6 +175,7 @@ def test_bad_files_fail_by_name_without_stopping_the_run(tmp_path, tiny_model_pa
     failed = [r for r in report_of(tmp_path / "out")["files"] if r["status"] == "failed"]
     assert sorted(Path(r["input"]).name for r in failed) == ["broken.jpg", "empty.png"]
     assert all(r["reason"] and "\n" not in r["reason"] for r in failed)
+    assert next(r["reason"] for r in failed if r["input"].endswith("empty.png")).endswith("empty file (0 bytes)")
     assert len(list((tmp_path / "out").rglob("*.png"))) == 3
 
 

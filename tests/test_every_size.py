@@ -21,15 +21,16 @@ from colorcli.look import lab, mount_colorize, mount_find, tone
 
 MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK")
 # the input formats that hold each mode (Pillow's writers)
-FORMATS_OF_MODE = {"1": (".png", ".tif", ".bmp"), "L": (".png", ".jpg", ".tif", ".webp", ".bmp", ".gif"),
+FORMATS_OF_MODE = {"1": (".png", ".tif", ".bmp"), "L": (".png", ".jpg", ".jp2", ".tif", ".webp", ".bmp", ".gif"),
                    "LA": (".png", ".tif", ".webp"), "P": (".png", ".gif", ".bmp", ".tif"),
-                   "RGB": (".png", ".jpg", ".tif", ".webp", ".bmp"), "RGBA": (".png", ".tif", ".webp"),
-                   "I;16": (".png", ".tif"), "CMYK": (".jpg", ".tif")}
-LOSSLESS = {".png", ".tif", ".bmp", ".gif"}
+                   "RGB": (".png", ".jp2", ".jpg", ".tif", ".webp", ".bmp"), "RGBA": (".png", ".tif", ".webp"),
+                   "I;16": (".png", ".jp2", ".tif"), "CMYK": (".jpg", ".tif")}
+LOSSLESS = {".png", ".tif", ".bmp", ".gif", ".jp2"}
 
 
 def _size(rng: np.random.Generator, index: int) -> tuple[int, int]:
-    forced = [(1, 1), (1, 37), (53, 1), (1, 400), (400, 1), (2, 3), (7, 5), (16, 16), (24, 32), (31, 33)]
+    forced = [(1, 1), (1, 37), (53, 1), (1, 400), (400, 1), (2, 3), (7, 5), (16, 16), (24, 32), (31, 33),
+              (1, 2), (20, 20), (5, 1), (9, 300)]
     if index < len(forced):
         return forced[index]
     return tuple(int(v) for v in rng.integers(1, 401, 2))
@@ -62,7 +63,10 @@ def _save(grey: np.ndarray, mode: str, path: Path, rng: np.random.Generator) -> 
         image = Image.fromarray(grey.astype(np.uint16) * 257)
     else:  # CMYK: grey as black ink only
         image = Image.fromarray(np.dstack([np.zeros_like(grey)] * 3 + [255 - grey]), "CMYK")
-    image.save(path)
+    if path.suffix == ".jp2":  # OpenJPEG's default of 6 resolution levels needs 32 px a side
+        image.save(path, num_resolutions=min(6, int(np.log2(min(width, height))) + 1), irreversible=False)
+    else:
+        image.save(path)
 
 
 def _make_archive(folder: Path, count: int, seed: int) -> dict[str, tuple[str, tuple[int, int]]]:

@@ -187,6 +187,13 @@ def _pil_pixels(img: Image.Image) -> np.ndarray:
     raise ImageError(f"unsupported image mode {mode}")
 
 
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
 def read_image(path: str | os.PathLike) -> ScanImage:
     """Read a scan; raises ImageError naming the file and the reason."""
     path = Path(path)
@@ -221,6 +228,8 @@ def read_image(path: str | os.PathLike) -> ScanImage:
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except UnidentifiedImageError:
+        if _is_empty(path):
+            raise ImageError(f"{path}: empty file (0 bytes)") from None
         raise ImageError(f"{path}: not an image, or a format colorcli cannot read") from None
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path}: too large ({error})") from None

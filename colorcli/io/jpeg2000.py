@@ -9,6 +9,10 @@ Neither library writes JPEG 2000 metadata (ICC profile, resolution), so outputs 
 packet inserted here (a bare .j2k codestream has no place for it), and neither reads grey with alpha
 above 8 bits (Pillow silently reduces it): such files are refused, not degraded. Neither library reads
 XMP either: find_xmp looks for it among the file's boxes.
+
+OpenCV's encoder asks OpenJPEG for its default 6 resolution levels, which a picture under 32 px on a side
+cannot hold (the encoder fails, and logs to the terminal): those small pictures are written by imagecodecs
+(the same OpenJPEG, which it lets choose the levels), losslessly, at 8 or 16 bits.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from colorcli.errors import ImageError
 
 _LOSSLESS = [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]
+_OPENCV_LEAST_SIDE = 32  # OpenCV's OpenJPEG settings (6 resolution levels) need this many px on each side
 
 
 _XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")  # the UUID box of XMP (XMP specification part 3)
@@ -61,15 +66,33 @@ def check_readable(handle: BinaryIO, mode: str) -> None:
 
 def encode_lossless(rgb: np.ndarray, codestream_only: bool = False, xmp: bytes | None = None) -> bytes:
     """RGB(A) (uint8 or uint16) as a lossless JP2 file, with XMP if given, or its bare codestream."""
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".jp2", bgr, _LOSSLESS)
-    if not ok:
-        raise ImageError("JPEG 2000 encoder failed")
-    data = encoded.tobytes()
+    if min(rgb.shape[:2]) < _OPENCV_LEAST_SIDE:
+        data = _encode_small(rgb)
+    else:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failure is raised, not logged
+        try:
+            ok, encoded = cv2.imencode(".jp2", bgr, _LOSSLESS)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if not ok:
+            raise ImageError("JPEG 2000 encoder failed")
+        data = encoded.tobytes()
     if codestream_only:
         start, end, header = _box(data, b"jp2c")
         return data[start + header: end]
     return _with_xmp(data, xmp) if xmp else data
+
+
+def _encode_small(rgb: np.ndarray) -> bytes:
+    import imagecodecs
+
+    try:
+        return bytes(imagecodecs.jpeg2k_encode(np.ascontiguousarray(rgb), level=0, codecformat="JP2",
+                                               reversible=True))
+    except imagecodecs.Jpeg2kError as error:
+        raise ImageError(f"JPEG 2000 encoder failed ({error})") from None
 
 
 def _with_xmp(jp2: bytes, xmp: bytes) -> bytes:
