@@ -19,6 +19,10 @@ import click
 @click.option("--chroma-gain", type=click.FloatRange(0, 4, min_open=True), default=1.0, show_default=True,
               help="Multiply the predicted a, b by this inside the model (above 1: more saturated colours, "
                    "at some cost in PSNR); recorded in its metadata and card.")
+@click.option("--temperature", type=click.FloatRange(0, 10, min_open=True), default=None, metavar="T",
+              help="For a generator trained with --head bins: decode its colour distribution by the annealed mean "
+                   "at T inside the model (low: the likeliest colour, vivid; 1: the mean, muted); recorded in its "
+                   "metadata  [default: 0.38, Zhang et al.'s]")
 @click.option("--flip-average", is_flag=True,
               help="Average the model's colours for each picture and its mirror image (inside the model; "
                    "twice the compute, usually a little more accurate).")
@@ -29,8 +33,8 @@ import click
               help="Photos for the parity check (the first 4 by name); default: generated pictures.")
 @click.option("--card-notes", metavar="FILE.md", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Markdown to put in the model card: the training data, its sources' terms, what was measured.")
-def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, shift_average, images_dir,
-           card_notes):
+def export(source, out, opset, fp16, inference_size, chroma_gain, temperature, flip_average, shift_average,
+           images_dir, card_notes):
     """Export a trained generator to ONNX, verified before it is written.
 
     RUN_DIR is a training run folder (its best checkpoint, else its last);
@@ -56,7 +60,7 @@ def export(source, out, opset, fp16, inference_size, chroma_gain, flip_average, 
         raise UsageError(f"{card_notes}: cannot read the card notes ({error})") from None
     result = export_model(source, out, opset=opset, fp16=fp16, images=images, log=click.echo,
                           inference_size=inference_size, chroma_gain=chroma_gain, flip_average=flip_average,
-                          shift_average=shift_average, card_notes=notes)
+                          shift_average=shift_average, card_notes=notes, temperature=temperature)
     parity = result.parity
     click.echo(
         f"wrote {result.path} ({result.size} bytes, {result.precision}, sha256 {result.sha256[:12]}…); "

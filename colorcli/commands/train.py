@@ -62,9 +62,14 @@ _PATH = click.Path(path_type=Path, file_okay=False)
               help="Add W times the outputs' mean CIEDE2000 to the true colours (as eval measures it, on the "
                    "sRGB output clipped to the gamut) to the generator loss: it charges a confident wrong hue more than a grey "
                    "one (with log-mse, W is in dB per CIEDE2000 unit).")
-@click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Weight each pixel's L1 by how rare its true colour is (0: plain L1; Zhang et al. used 0.5): "
-                   "more saturated colours, at some cost in PSNR.")
+@click.option("--head", type=click.Choice(["l1", "bins"]), default="l1", show_default=True,
+              help="l1: the generator regresses a, b; bins (effnet generators): a distribution over 261 a, b bins "
+                   "at a quarter of the resolution, trained by a rebalanced cross-entropy on soft targets and decoded "
+                   "by the annealed mean at a temperature (colorcli export --temperature).")
+@click.option("--rebalance", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Weight each pixel's L1 (with --head bins, its cross-entropy) by how rare its true colour is "
+                   "(0: none; Zhang et al. used 0.5): more saturated colours, at some cost in PSNR  "
+                   "[default: 0, with --head bins 0.5]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True, help="Adam learning rate (both nets).")
 @click.option("--lr-encoder", type=click.FloatRange(min=0), default=None,
               help="Learning rate of a pretrained encoder  [default: --lr / 10]")

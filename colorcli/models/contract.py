@@ -35,6 +35,8 @@ META_PRECISION = "colorcli.precision"  # "fp32" or "fp16" (I/O stays float32 eit
 META_CHROMA_GAIN = "colorcli.chroma_gain"  # optional: factor on the trained a, b, already inside the graph
 META_FLIP_AVERAGE = "colorcli.flip_average"  # optional: "true" if the graph averages L and its mirror image
 META_SHIFT_AVERAGE = "colorcli.shift_average"  # optional: "true" if it also averages 1-pixel shifts of L
+META_HEAD = "colorcli.head"  # optional: "bins" for a distributional head (absent: the a, b regressed directly)
+META_TEMPERATURE = "colorcli.temperature"  # bins head: the annealed mean's temperature, already inside the graph
 
 REQUIRED_META = (META_NATIVE_SIZE, META_SIZE_UNIT, META_INPUT_NORM, META_OUTPUT_NORM)
 

@@ -224,11 +224,13 @@ def gray_encoder_state(classifier_state: dict) -> dict:
 
 
 def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DECODER_CHANNELS,
-                  encoder_scale: int = 1) -> dict:
+                  encoder_scale: int = 1, head: str = "l1") -> dict:
     """The model config stored in checkpoints; build_effnet_generator() rebuilds the network from it.
 
     encoder_scale 2 upsamples L x2 before the encoder: at CIFAR's 32 px the ImageNet encoder would
-    otherwise end at 1x1 features; the decoder then stops one stride earlier, at the input's size."""
+    otherwise end at 1x1 features; the decoder then stops one stride earlier, at the input's size.
+    head "bins" (colorcli.training.bins) records the head and its bin centres (Lab units); the l1
+    head's config has neither key, as before the option."""
     stage_plan(variant)
     if encoder_scale not in ENCODER_SCALES:
         raise ValueError(f"encoder scale {encoder_scale} is not one of {ENCODER_SCALES}")
@@ -237,6 +239,8 @@ def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DE
         raise ValueError(f"training size {size} is not a multiple of {unit}")
     if len(decoder_channels) != len(SKIP_STAGES) - 1:
         raise ValueError(f"decoder_channels needs {len(SKIP_STAGES) - 1} widths (strides 16, 8, 4, 2)")
+    if head not in ("l1", "bins"):
+        raise ValueError(f"unknown head {head!r} (l1 or bins)")
     return {
         "architecture": ARCHITECTURE_PREFIX + variant,
         "variant": variant,
@@ -247,7 +251,14 @@ def effnet_config(size: int, variant: str = "lite0", decoder_channels=DEFAULT_DE
         "encoder_scale": int(encoder_scale),
         "in_channels": 1,
         "out_channels": 2,
+        **(_bins_config() if head == "bins" else {}),
     }
+
+
+def _bins_config() -> dict:
+    from colorcli.training.bins import bin_centres
+
+    return {"head": "bins", "bin_centres": [list(c) for c in bin_centres()]}
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -264,10 +275,15 @@ class EffNetUNet(nn.Module):
     (bilinear), concatenate the encoder feature of that stride and apply a 3x3 conv-BN-ReLU. At full
     resolution a 1x1 conv on [upsampled features, L] and tanh give ab, so colour can follow L pixel by
     pixel (a 3x3 full-resolution conv was the costliest node of the network in ONNX Runtime on a CPU).
-    With encoder_scale 2 the encoder sees L upsampled x2, and its stride-2 features are at the input's size."""
+    With encoder_scale 2 the encoder sees L upsampled x2, and its stride-2 features are at the input's size.
+
+    With BIN_CENTRES (Lab units, colorcli.training.bins) the head is distributional: the last decoder
+    features and L, averaged to a quarter of the input's resolution, give a 1x1 conv's logits over the
+    bins (``logits``); ``forward`` decodes them by the annealed mean at ``temperature`` and upsamples
+    the a, b bilinearly to the input's size. The head's conv is named ``head`` in both kinds."""
 
     def __init__(self, variant: str = "lite0", decoder_channels=DEFAULT_DECODER_CHANNELS,
-                 in_channels: int = 1, out_channels: int = 2, encoder_scale: int = 1):
+                 in_channels: int = 1, out_channels: int = 2, encoder_scale: int = 1, bin_centres=None):
         super().__init__()
         if encoder_scale not in ENCODER_SCALES:
             raise ValueError(f"encoder scale {encoder_scale} is not one of {ENCODER_SCALES}")
@@ -281,14 +297,45 @@ class EffNetUNet(nn.Module):
         for skip, width in zip(skips, decoder_channels):
             self.decoder.append(_conv_bn_relu(channels + skip, width))
             channels = width
+        self.bins = bin_centres is not None
+        if self.bins:
+            from colorcli.training.bins import DEFAULT_TEMPERATURE, centres_tensor
+
+            # not in the state dict: the config holds the centres
+            self.register_buffer("bin_centres", centres_tensor(bin_centres), persistent=False)
+            self.temperature = DEFAULT_TEMPERATURE
+            out_channels = len(bin_centres)
         self.head = nn.Conv2d(channels + in_channels, out_channels, 1)
         self.encoder_frozen = False
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def _decoded(self, L: torch.Tensor) -> torch.Tensor:
+        """The last decoder block's features: at the input's size with encoder_scale 2, else half of it."""
         features = self.encoder.features(_upsample(L) if self.encoder_scale == 2 else L)
         x = features[-1]
         for block, skip in zip(self.decoder, features[-2::-1]):
             x = block(torch.cat([_upsample(x), skip], dim=1))
+        return x
+
+    def logits(self, L: torch.Tensor) -> torch.Tensor:
+        """The bins head's logits [N, Q, H/4, W/4]."""
+        x = F.avg_pool2d(self._decoded(L), 2 * self.encoder_scale)
+        return self.head(torch.cat([x, F.avg_pool2d(L, 4)], dim=1))
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Quarter-resolution logits -> ab/110 at four times their size (annealed mean, then bilinear)."""
+        from colorcli.training.bins import annealed_mean
+
+        ab = annealed_mean(logits, self.bin_centres, self.temperature)
+        return F.interpolate(ab, scale_factor=4.0, mode="bilinear", align_corners=False)
+
+    def forward_with_logits(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.logits(L)
+        return self.decode(logits), logits
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        if self.bins:
+            return self.decode(self.logits(L))
+        x = self._decoded(L)
         if self.encoder_scale == 1:
             x = _upsample(x)
         return torch.tanh(self.head(torch.cat([x, L], dim=1)))
@@ -310,7 +357,11 @@ def build_effnet_generator(model_config: dict, pretrained: bool) -> EffNetUNet:
         raise ValueError("the EfficientNet generator takes one input channel (L)")
     model = EffNetUNet(variant, model_config.get("decoder_channels", DEFAULT_DECODER_CHANNELS),
                        out_channels=int(model_config.get("out_channels", 2)),
-                       encoder_scale=int(model_config.get("encoder_scale", 1)))
+                       encoder_scale=int(model_config.get("encoder_scale", 1)),
+                       bin_centres=model_config.get("bin_centres") if model_config.get("head") == "bins" else None)
+    if model_config.get("head", "l1") not in ("l1", "bins") or (model_config.get("head") == "bins"
+                                                                  and not model_config.get("bin_centres")):
+        raise ValueError(f"head {model_config.get('head')!r} with {len(model_config.get('bin_centres') or [])} bins")
     if pretrained:
         classifier = load_pretrained_classifier(variant)
         model.encoder.load_state_dict(gray_encoder_state(classifier.state_dict()), strict=True)

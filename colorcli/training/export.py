@@ -36,6 +36,7 @@ PARITY_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 MAX_PARITY_IMAGES = 4
 MAX_SIDE = 16384  # upper bound of the dynamic height and width
 MAX_CHROMA_GAIN = 4.0
+MAX_TEMPERATURE = 10.0
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
 
@@ -188,7 +189,8 @@ def with_inference_options(generator, chroma_gain: float = 1.0, flip_average: bo
 
 
 def _metadata(config: dict, native: int, unit: int, precision: str, inference_size: int,
-              chroma_gain: float, flip_average: bool, shift_average: bool) -> dict[str, str]:
+              chroma_gain: float, flip_average: bool, shift_average: bool,
+              temperature: float | None = None) -> dict[str, str]:
     training = dict(config.get("training", {}))
     training.setdefault("data", config.get("data", {}))
     training.setdefault("epochs_completed", config.get("epoch"))
@@ -208,6 +210,7 @@ def _metadata(config: dict, native: int, unit: int, precision: str, inference_si
         contract.META_CHROMA_GAIN: f"{chroma_gain:g}",
         contract.META_FLIP_AVERAGE: "true" if flip_average else "false",
         contract.META_SHIFT_AVERAGE: "true" if shift_average else "false",
+        **({contract.META_HEAD: "bins", contract.META_TEMPERATURE: f"{temperature:g}"} if temperature else {}),
     }
 
 
@@ -293,9 +296,11 @@ def export_model(
     flip_average: bool = False,
     shift_average: bool = False,
     card_notes: str = "",
+    temperature: float | None = None,
 ) -> ExportResult:
     """Export the generator of SOURCE (a run directory or checkpoint) to OUT (.onnx), verified;
-    ``card_notes`` (Markdown) go into its card."""
+    ``card_notes`` (Markdown) go into its card. A bins-head generator decodes at TEMPERATURE inside
+    the graph (default bins.DEFAULT_TEMPERATURE; an l1 generator takes none)."""
     try:
         import onnx
         import torch  # noqa: F401 (checked here so a missing extra is one clear message)
@@ -323,6 +328,15 @@ def export_model(
 
     generator, config = load_generator(source)
     _check_normalisation(config)
+    if config["model"].get("head", "l1") == "bins":
+        from colorcli.training.bins import DEFAULT_TEMPERATURE
+
+        temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
+        if not 0.0 < temperature <= MAX_TEMPERATURE:
+            raise UsageError(f"--temperature {temperature:g}: must be above 0 and at most {MAX_TEMPERATURE:g}")
+        generator.temperature = temperature
+    elif temperature is not None:
+        raise UsageError("--temperature is for a generator trained with --head bins; this one regresses a, b")
     native, unit = _model_geometry(config)
     exportable = copy.deepcopy(generator).eval()
     folded = fold_batchnorm(exportable)
@@ -332,7 +346,8 @@ def export_model(
     say(f"folded {folded} BatchNorm layers; exporting opset {opset}, size unit {unit}, native {native}"
         + (", averaged with its mirror image" if flip_average else "")
         + (", averaged over 1-pixel shifts" if shift_average else "")
-        + (f", chroma gain {chroma_gain:g}" if chroma_gain != 1.0 else ""))
+        + (f", chroma gain {chroma_gain:g}" if chroma_gain != 1.0 else "")
+        + (f", bins head decoded at temperature {temperature:g}" if temperature else ""))
 
     proto = _torch_to_onnx(exportable, unit, opset)
     left = _count_ops(proto, "BatchNormalization")
@@ -342,7 +357,7 @@ def export_model(
     if inference_size < unit or inference_size % unit:
         raise UsageError(f"--inference-size {inference_size}: must be a multiple of the size unit {unit}")
     proto = _finish_proto(proto, _metadata(config, native, unit, precision, inference_size, chroma_gain, flip_average,
-                                        shift_average), fp16)
+                                        shift_average, temperature), fp16)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as error:

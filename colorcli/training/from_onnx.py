@@ -167,7 +167,10 @@ def load_folded_weights(generator: nn.Module, model, path: Path, size: int) -> i
 
 
 def _is_weight(name: str) -> bool:
-    """An initializer named like a module's tensor (not one of the graph's constants, val_N)."""
+    """An initializer named like a module's tensor (not one of the graph's constants, val_N, nor a bins
+    head's centres, which its config holds)."""
+    if name.rsplit(".", 1)[-1] == "bin_centres":
+        return False
     return name.startswith(WRAPPER_PREFIX) or name.rsplit(".", 1)[-1] in ("weight", "bias", "weight_bias")
 
 
@@ -192,7 +195,8 @@ def _parity(generator: nn.Module, path: Path, native: int, options: dict, precis
 
 def load_generator(path, threads: int | None = None) -> tuple[nn.Module, dict]:
     """An exported model -> (its generator in eval mode, with identity-plus-bias BatchNorms, and a
-    description: ``model`` (config), ``chroma_gain``, ``flip_average``, ``shift_average``,
+    description: ``model`` (config), ``chroma_gain``, ``flip_average``, ``shift_average``, ``temperature``
+    (a bins head's, else None),
     ``precision``, ``native_size``, ``batchnorms`` (made identity) and ``max_abs_diff`` (the parity
     with ONNX Runtime)). Raises CheckpointError when the parity exceeds its tolerance."""
     from colorcli.training.checkpoint import build_generator
@@ -210,10 +214,16 @@ def load_generator(path, threads: int | None = None) -> tuple[nn.Module, dict]:
     generator = build_generator(config)
     batchnorms = load_folded_weights(generator, model, path, unit)
     generator.eval()
+    if getattr(generator, "bins", False):  # a bins head decodes at the temperature the graph holds
+        try:
+            generator.temperature = float(metadata[contract.META_TEMPERATURE])
+        except (KeyError, ValueError):
+            raise ModelError(f"{path}: a bins-head model without a numeric {contract.META_TEMPERATURE}") from None
     difference = _parity(generator, path, native, options, precision, threads)
     tolerance = PARITY_TOLERANCE.get(precision, PARITY_TOLERANCE["fp32"])
     if not difference <= tolerance:
         raise CheckpointError(f"{path}: the generator rebuilt from its weights differs from ONNX Runtime by "
                               f"{difference:.3g} (more than {tolerance:g}) on a random {native} px batch")
-    return generator, {"model": config, **options, "precision": precision, "native_size": native,
+    return generator, {"model": config, **options, "temperature": getattr(generator, "temperature", None),
+                       "precision": precision, "native_size": native,
                        "batchnorms": batchnorms, "max_abs_diff": difference}

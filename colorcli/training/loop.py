@@ -31,7 +31,7 @@ from colorcli.look import lab
 from colorcli.models import contract
 from colorcli.scoring import metrics
 from colorcli.errors import CheckpointError, ColorcliError, Stopped, UsageError
-from colorcli.training import checkpoint, from_onnx, losses, models, plots
+from colorcli.training import bins, checkpoint, from_onnx, losses, models, plots
 from colorcli.training.data import LOAD_SCALE, Batcher, Split, load_cifar_split, load_folder, rgb8_to_lab_norm
 from colorcli.training.sources import DEFAULT_BALANCE
 
@@ -73,7 +73,12 @@ class TrainOptions:
     pixel_loss: str = "l1"  # losses.PIXEL_LOSSES: "l1" (pix2pix), "mse", "log-mse" (per-image sRGB, as PSNR)
     colourfulness_weight: float = 0.0  # minus this times the output's colourfulness in the generator loss
     ciede_weight: float = 0.0  # plus this times the output's mean CIEDE2000 to the true colours
-    rebalance: float = 0.0  # weight each pixel's L1 by its colour's rarity (0: plain L1; losses.rebalance_weights)
+    rebalance: float | None = 0.0  # weight each pixel's L1 (or bins cross-entropy) by its colour's rarity
+    # (0: none; losses.rebalance_weights, bins.rebalance_weights); None: the head's default (l1 0, bins 0.5)
+    head: str = "l1"  # bins.HEADS: "l1" (regress a, b) or "bins" (distributional, colorcli.training.bins)
+    # --head bins: the class rebalancing's weight per bin, estimated from the training photos when a run
+    # starts and kept here (in the checkpoint's config), so that a resumed run uses the very same
+    bin_class_weights: list[float] | None = None
     lr: float = 2e-4
     lr_encoder: float | None = None  # pretrained encoder's learning rate (None: lr / 10)
     freeze_encoder_epochs: int = 0
@@ -220,8 +225,10 @@ class Trainer:
         self.size = options.resolved_size()
         self.run_dir = Path(options.out)
         self.split = split
+        if options.rebalance is None:
+            options.rebalance = bins.DEFAULT_REBALANCE if options.head == "bins" else 0.0
         self.model_config = models.generator_config(options.generator, self.size, options.ngf, options.dropout_blocks,
-                                                    options.encoder_scale)
+                                                    options.encoder_scale, options.head)
         torch.manual_seed(options.seed)
         self.data_rng = torch.Generator().manual_seed(options.seed)
         self.degrade_rng = torch.Generator(device=self.device).manual_seed(options.seed + 1)
@@ -251,8 +258,18 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=options.amp)
         self.train_batches = Batcher(split.train, self.size, self.device, augment=True, groups=split.groups,
                                      epoch_size=options.epoch_size)
+        self.bins = options.head == "bins"
         self.bin_weights = (losses.rebalance_weights(colour_counts(split.train), options.rebalance).to(self.device)
-                            if options.rebalance else None)
+                            if options.rebalance and not self.bins else None)
+        self.bin_centres = self.class_weights = None
+        if self.bins:
+            self.bin_centres = bins.centres_tensor(self.model_config["bin_centres"], self.device)
+            if options.rebalance and options.bin_class_weights is None:
+                counts = bins.bin_counts(split.train, self.model_config["bin_centres"])
+                weights = bins.rebalance_weights(counts, self.model_config["bin_centres"], options.rebalance)
+                options.bin_class_weights = [round(float(w), 6) for w in weights]
+            if options.rebalance:
+                self.class_weights = torch.tensor(options.bin_class_weights, dtype=torch.float32, device=self.device)
         self.val = split.val
         self.extra_val = split.extra_val
         self.epoch = 0  # completed epochs
@@ -270,6 +287,7 @@ class Trainer:
         if from_onnx.is_onnx(source):
             model_config = from_onnx.model_config(source, from_onnx.read_model(source)[1])
             _check_layout(source, model_config, self.model_config)
+            theirs = model_config
             generator, info = from_onnx.load_generator(source, threads=self.o.threads)
             self.o.frozen_bn = True
             averaged = " and ".join(name for name in ("flip", "shift") if info[f"{name}_average"])
@@ -280,9 +298,20 @@ class Trainer:
         else:
             generator, config = checkpoint.load_generator(source)
             _check_layout(source, config.get("model", {}), self.model_config)
+            theirs = config.get("model", {})
             if config.get("training", {}).get("frozen_bn"):
                 self.o.frozen_bn = True  # its BatchNorms hold folded biases, no statistics
-        self.G.load_state_dict(generator.state_dict())
+        if _head_layout(theirs) == _head_layout(self.model_config):
+            self.G.load_state_dict(generator.state_dict())
+            return
+        # another head: everything but the head's last layer carries over; that layer starts fresh
+        state = {k: v for k, v in generator.state_dict().items() if not k.startswith("head.")}
+        missing, unexpected = self.G.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("head.") for k in missing):
+            raise CheckpointError(f"--init-from {source}: its weights do not fit this run's generator "
+                                  f"({len(missing)} missing, {len(unexpected)} unexpected)")
+        self.report("note", {"text": f"generator from {source.name} with a fresh {self.o.head} head "
+                                     f"(its own was {theirs.get('head', 'l1')})"})
 
     def _generator_groups(self) -> list[dict]:
         """Parameter groups: a pretrained encoder learns at its own (smaller) rate."""
@@ -403,7 +432,7 @@ class Trainer:
         if not self.adversarial:
             return self._l1_step(L, real_ab)
         with self._autocast():
-            fake_ab = self.G(L)
+            fake_ab, head_logits = self._generate(L)
             real_logits = self.D(L, real_ab)
             fake_logits = self.D(L, fake_ab.detach())
             loss_d = losses.discriminator_loss(real_logits.float(), fake_logits.float())
@@ -414,7 +443,7 @@ class Trainer:
         self.D.requires_grad_(False)
         with self._autocast():
             logits = self.D(L, fake_ab)
-            loss_g, loss_gan, loss_l1 = self._generator_losses(logits.float(), fake_ab, real_ab, L)
+            loss_g, loss_gan, loss_l1 = self._generator_losses(logits.float(), fake_ab, real_ab, L, head_logits)
         self._step_generator(loss_g)
         self.D.requires_grad_(True)
         return {"loss_g": loss_g.detach(), "loss_g_gan": loss_gan.detach(), "loss_l1": loss_l1.detach(),
@@ -433,16 +462,28 @@ class Trainer:
 
     def _l1_step(self, L: torch.Tensor, real_ab: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
-            fake_ab = self.G(L)
-            loss_g, zero, loss_l1 = self._generator_losses(None, fake_ab, real_ab, L)
+            fake_ab, head_logits = self._generate(L)
+            loss_g, zero, loss_l1 = self._generator_losses(None, fake_ab, real_ab, L, head_logits)
         self._step_generator(loss_g)
         return {"loss_g": loss_g.detach(), "loss_g_gan": zero, "loss_l1": loss_l1.detach(),
                 "loss_d": zero, "d_accuracy": zero}
 
-    def _generator_losses(self, logits, fake_ab, real_ab, L):
+    def _generate(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The generator's ab, and for --head bins its quarter-resolution logits (None for l1)."""
+        if self.bins:
+            return self.G.forward_with_logits(L)
+        return self.G(L), None
+
+    def _generator_losses(self, logits, fake_ab, real_ab, L, head_logits=None):
+        pixel = (bins.cross_entropy(head_logits, real_ab, self.bin_centres, self.class_weights)
+                 if self.bins else None)
         return losses.generator_losses(logits, fake_ab, real_ab, self.o.lambda_l1, self.bin_weights,
                                        self.o.pixel_loss, L, self.o.colourfulness_weight,
-                                       self.o.ciede_weight)
+                                       self.o.ciede_weight, pixel_value=pixel)
+
+    @property
+    def pixel_loss_name(self) -> str:
+        return "bins-ce" if self.bins else self.o.pixel_loss
 
     def train_epoch(self) -> dict:
         """One epoch, or the rest of one a checkpoint stopped inside; saves a checkpoint every
@@ -485,7 +526,7 @@ class Trainer:
         record = position.means()
         record.update(images_per_s=n / max(position.seconds, 1e-9), train_time_s=position.seconds,
                       lr=self.opt_G.param_groups[-1]["lr"], phase="gan" if self.adversarial else "l1",
-                      pixel_loss=self.o.pixel_loss)
+                      pixel_loss=self.pixel_loss_name)
         return record
 
     def _save_position(self) -> None:
@@ -536,7 +577,7 @@ class Trainer:
         records = [r for r in records if r.get("epoch", 0) <= self.epoch]
         _write_records(self.run_dir / METRICS_FILE, records)  # drops epochs a crash left unsaved
         self.report("start", {"device": str(self.device), "epochs": o.epochs, "first_epoch": self.epoch + 1,
-                              "pixel_loss": o.pixel_loss,
+                              "pixel_loss": self.pixel_loss_name,
                               "data": self.split.description, "gray_baseline": self.gray,
                               "generator_parameters": models.count_parameters(self.G),
                               "discriminator_parameters": models.count_parameters(self.D),
@@ -632,12 +673,18 @@ def colour_counts(bank: np.ndarray | list) -> torch.Tensor:
 def _weight_layout(model_config: dict) -> dict:
     """What decides a generator's parameter shapes: the encoder scale and size unit change none, so a
     32 px run can start a run whose encoder sees the images upsampled."""
-    return {k: v for k, v in model_config.items() if k not in ("encoder_scale", "size_unit", "native_size")}
+    return {k: v for k, v in model_config.items()
+            if k not in ("encoder_scale", "size_unit", "native_size", "head", "bin_centres")}
 
 
 # what each generator setting of a model config is called on the command line
 _LAYOUT_OPTIONS = {"architecture": "--generator", "variant": "--generator", "ngf": "--ngf", "levels": "--size",
                    "dropout_blocks": "--dropout-blocks"}
+
+
+def _head_layout(model_config: dict) -> tuple:
+    """What decides the head's last layer: its kind and bins."""
+    return model_config.get("head", "l1"), model_config.get("bin_centres")
 
 
 def _check_layout(source: Path, theirs: dict, ours: dict) -> None:
@@ -772,11 +819,18 @@ def train(options: TrainOptions, report: Report = lambda kind, data: None, given
         raise UsageError("--batch-size and --epochs must be at least 1")
     try:
         models.generator_config(options.generator, options.resolved_size(), options.ngf,
-                                encoder_scale=options.encoder_scale)
+                                encoder_scale=options.encoder_scale, head=options.head)
     except ValueError as error:
         raise UsageError(f"--generator {options.generator} --size {options.resolved_size()}: {error}") from None
     if options.load_scale < 1.0:
         raise UsageError(f"--load-scale {options.load_scale:g}: the random crops need images at least the training size (1 or more)")
+    if options.head not in bins.HEADS:
+        raise UsageError(f"--head {options.head}: use one of {', '.join(bins.HEADS)}")
+    if options.head == "bins" and options.generator == "unet":
+        raise UsageError("--head bins needs an effnet generator (--generator effnet-lite0, 1 or 2)")
+    if options.head == "bins" and options.pixel_loss != "l1":
+        raise UsageError(f"--head bins trains on its own cross-entropy; --pixel-loss {options.pixel_loss} is for "
+                         "the l1 head")
     if options.pixel_loss == "log-mse" and options.rebalance:
         raise UsageError("--rebalance weights ab errors; --pixel-loss log-mse measures the sRGB output's: use one")
     if options.cifar and options.val_dir:

@@ -138,12 +138,14 @@ def ciede2000(L: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor) -> 
 def generator_losses(fake_logits: torch.Tensor | None, fake_ab: torch.Tensor, real_ab: torch.Tensor,
                      lambda_l1: float, bin_weights: torch.Tensor | None = None, pixel_loss: str = "l1",
                      L: torch.Tensor | None = None, colourfulness_weight: float = 0.0,
-                     ciede_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     ciede_weight: float = 0.0, pixel_value: torch.Tensor | None = None,
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, adversarial, pixel), total = adversarial + lambda_l1 * pixel - colourfulness_weight *
     mean colourfulness + ciede_weight * mean CIEDE2000 (both, like log-mse, need L). Without logits
-    (the L1 warm-up) the adversarial term is 0."""
+    (the L1 warm-up) the adversarial term is 0. PIXEL_VALUE, when given, is the pixel term already
+    computed (the bins head's cross-entropy)."""
     gan = adversarial(fake_logits, True) if fake_logits is not None else torch.zeros((), device=fake_ab.device)
-    loss_pixel = pixel(fake_ab, real_ab, bin_weights, pixel_loss, L)
+    loss_pixel = pixel(fake_ab, real_ab, bin_weights, pixel_loss, L) if pixel_value is None else pixel_value
     total = gan + lambda_l1 * loss_pixel
     if colourfulness_weight:
         if L is None:

@@ -134,16 +134,19 @@ GENERATORS = ("unet", "effnet-lite0", "effnet-lite1", "effnet-lite2")
 
 
 def generator_config(generator: str, size: int, ngf: int = 64, dropout_blocks: int = 3,
-                     encoder_scale: int = 1) -> dict:
-    """The model config of a new generator: "unet" (pix2pix) or "effnet-liteN" (pretrained encoder)."""
+                     encoder_scale: int = 1, head: str = "l1") -> dict:
+    """The model config of a new generator: "unet" (pix2pix) or "effnet-liteN" (pretrained encoder);
+    HEAD "bins" (effnet only) gives it the distributional head of colorcli.training.bins."""
     if generator == ARCHITECTURE:
         if encoder_scale != 1:
             raise ValueError("--encoder-scale applies to the effnet generators only")
+        if head != "l1":
+            raise ValueError("--head bins needs an effnet generator")
         return unet_config(size, ngf, dropout_blocks=dropout_blocks)
     if generator in GENERATORS:
         from colorcli.training.effnet import effnet_config
 
-        return effnet_config(size, variant=generator.split("-", 1)[1], encoder_scale=encoder_scale)
+        return effnet_config(size, variant=generator.split("-", 1)[1], encoder_scale=encoder_scale, head=head)
     raise ValueError(f"unknown generator {generator!r} (choose from {', '.join(GENERATORS)})")
 
 
