@@ -360,3 +360,26 @@ def test_embedded_default_model_colorizes_the_samples_without_torch(tmp_path):
         if record["status"] == "ok":
             rgb = read_image(out / record["output"]).pixels
             assert np.ptp(rgb.astype(int), axis=2).mean() > 2, "the default model adds colour"
+
+
+def test_names_that_are_not_utf8_or_hold_a_newline_are_colorized_and_shown_on_one_line(tmp_path, tiny_model_path):
+    """A name whose bytes are not UTF-8 (an old archive's Latin-1 name) and one with a newline: both
+    colorized, each shown on one line, the XMP naming its source with the odd bytes escaped."""
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(gradient_gray(40, 48)).save(folder / "latin.png")
+    os.rename(folder / "latin.png", os.path.join(os.fsencode(folder), b"caf\xe9 1920.png"))
+    Image.fromarray(gradient_gray(40, 48)).save(folder / "two\nlines.png")
+    run = subprocess.run([sys.executable, "-m", "colorcli", "colorize", str(folder), "--out", str(tmp_path / "out"),
+                          "--model", str(tiny_model_path), "--workers", "1"], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = report_of(tmp_path / "out")
+    assert [r["status"] for r in report["files"]] == ["ok", "ok"]
+    screen = "".join(run.stderr.split())  # the console wraps long lines
+    assert "caf\\xe91920.png" in screen and "two\\nlines.png" in screen, run.stderr
+    assert "two\nlines" not in run.stderr
+    xmp = Image.open(os.path.join(os.fsencode(tmp_path / "out"), b"caf\xe9 1920.png")).info["XML:com.adobe.xmp"]
+    assert "caf\\xe9 1920.png" in xmp

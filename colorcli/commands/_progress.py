@@ -11,6 +11,8 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
+from colorcli.io.walk import printable_name
+
 STATUSES = ("ok", "skipped", "failed")
 
 
@@ -73,11 +75,11 @@ class Progress:
         done = sum(self.counts.values())
         rate = self.megapixels / max(time.monotonic() - self.started, 1e-6)
         if status == "failed":
-            self.err.print(Text(f"failed: {record['input']}: {record['reason']}", style="red"))
+            self.err.print(Text(f"failed: {printable_name(record['input'])}: {record['reason']}", style="red"))
         elif not self.quiet and not self.bar:
             note = record.get("reason") or (record.get("tone") if status == "ok" else None)
             reason = f" ({note})" if note and note != "grey" else ""
-            self.err.print(f"[{done}/{self.total}] {status}: {record['input']}{reason}", markup=False)
+            self.err.print(f"[{done}/{self.total}] {status}: {printable_name(record['input'])}{reason}", markup=False)
         if self.bar:
             self.bar.update(self.task, completed=done, rate=f"{rate:.1f} MP/s", **self.counts)
 

@@ -55,3 +55,10 @@ def describe_ignored(ignored: Counter) -> str:
     total = sum(ignored.values())
     kinds = ", ".join(f"{ext} ×{count}" for ext, count in sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0])))
     return f"{total} file{'s' if total != 1 else ''} ignored (not images colorcli reads): {kinds}"
+
+
+def printable_name(name: str) -> str:
+    """A file name as text that XML and a terminal line can hold: bytes that are not UTF-8 (kept by Python
+    as surrogates) as \\xNN, control characters (a newline in a name) as escapes."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)

@@ -33,6 +33,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from colorcli.io.walk import printable_name
+
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 
 # colorcli's own namespace, for the one field no standard type has: the input file's sha256 in DerivedFrom.
@@ -158,7 +160,7 @@ def derived_packet(input_xmp: bytes | None, provenance: Provenance, source_name:
     _text(ours, "Iptc4xmpExt:DigitalSourceType", DIGITAL_SOURCE_TYPE)
 
     derived = _struct(ours, "xmpMM:DerivedFrom")
-    _text(derived, "stRef:filePath", source_name)
+    _text(derived, "stRef:filePath", printable_name(source_name))
     for name in ("DocumentID", "InstanceID"):
         if input_ids[name]:
             _text(derived, f"stRef:{name[0].lower()}{name[1:]}", input_ids[name])
