@@ -175,3 +175,16 @@ def test_bins_needs_an_effnet_generator_and_its_own_loss(tmp_path):
                            (["--generator", "effnet-lite0", "--pixel-loss", "mse"], "its own cross-entropy")):
         result = CliRunner().invoke(cli, [str(a) for a in [*base, *extra]])
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_the_nearest_bins_by_the_lookup_table_are_the_exact_ones():
+    centres = bins.centres_tensor(bins.bin_centres())
+    rgb = torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    ab = bins.quarter(rgb8_to_lab_norm(rgb)[1])
+    index, distance = bins.nearest(ab, centres, bins.SOFT_NEIGHBOURS)
+    points = ab.permute(0, 2, 3, 1).reshape(-1, 2) * contract.AB_SCALE
+    exact, order = torch.topk(torch.cdist(points, centres * contract.AB_SCALE).square(), bins.SOFT_NEIGHBOURS,
+                              dim=1, largest=False)
+    found = index.permute(0, 2, 3, 1).reshape(-1, bins.SOFT_NEIGHBOURS)
+    assert torch.equal(found.sort(1).values, order.sort(1).values)
+    assert torch.allclose(distance.permute(0, 2, 3, 1).reshape(exact.shape), exact, atol=1e-2)

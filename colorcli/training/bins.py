@@ -56,14 +56,36 @@ def quarter(ab: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(ab.float(), LOSS_SCALE)
 
 
+TABLE_CANDIDATES = 12  # bins kept per 1-unit a, b cell (the 5 nearest of any sRGB colour are among them)
+_TABLES: dict = {}
+
+
+def _candidate_table(centres: torch.Tensor) -> torch.Tensor:
+    """For every a, b in whole Lab units from -AB_SCALE to AB_SCALE: the TABLE_CANDIDATES nearest bins,
+    [(2 * AB_SCALE + 1) ** 2, TABLE_CANDIDATES] (computed once per grid and device)."""
+    key = (str(centres.device), tuple(centres.flatten().tolist()))
+    if key not in _TABLES:
+        span = int(AB_SCALE)
+        axis = torch.arange(-span, span + 1, dtype=torch.float32)
+        points = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+        distance = torch.cdist(points, centres.detach().float().cpu() * AB_SCALE)
+        k = min(TABLE_CANDIDATES, len(centres))
+        _TABLES[key] = torch.topk(distance, k, dim=1, largest=False).indices.to(centres.device)
+    return _TABLES[key]
+
+
 def nearest(ab: torch.Tensor, centres: torch.Tensor, k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """For ab/110 [B,2,h,w]: the K nearest bins' indices [B,k,h,w] and their squared distances in Lab
-    units, nearest first (one matrix of distances to all bins: cheap at a quarter of the resolution)."""
+    units, nearest first. The candidates are the bins nearest the whole a, b next to each pixel's (a
+    lookup table), then exact distances to those few: no matrix of distances to every bin."""
     b, _, h, w = ab.shape
     points = ab.float().permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
-    grid = centres.float() * AB_SCALE
-    distance = (points.square().sum(1, keepdim=True) - 2.0 * points @ grid.T + grid.square().sum(1)).clamp_min(0)
-    d, index = torch.topk(distance, k, dim=1, largest=False, sorted=True)
+    span = int(AB_SCALE)
+    cell = (points.round().clamp(-span, span) + span).long()
+    candidates = _candidate_table(centres)[cell[:, 0] * (2 * span + 1) + cell[:, 1]]  # [P, TABLE_CANDIDATES]
+    distance = (centres.float()[candidates] * AB_SCALE - points[:, None]).square().sum(-1)
+    d, order = torch.topk(distance, k, dim=1, largest=False, sorted=True)
+    index = candidates.gather(1, order)
     return (index.reshape(b, h, w, k).permute(0, 3, 1, 2), d.reshape(b, h, w, k).permute(0, 3, 1, 2))
 
 
