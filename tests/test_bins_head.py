@@ -123,7 +123,8 @@ def test_a_tiny_bins_run_trains_resumes_exactly_and_exports_for_colorize(tmp_pat
     result = _run(["export", tmp_path / "run", "--out", model, "--temperature", "0.5", "--inference-size", 64])
     assert "temperature 0.5" in result.output
     card = json.loads((tmp_path / "bins.json").read_text())
-    assert card["parity"]["max_abs_diff"] <= 1e-4
+    assert card["parity"]["max_abs_diff"] <= 1e-4 and card["head"] == "bins" and card["temperature"] == 0.5
+    assert "annealed mean at temperature 0.5" in (tmp_path / "bins.md").read_text()
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     assert meta[contract.META_HEAD] == "bins" and meta[contract.META_TEMPERATURE] == "0.5"

@@ -34,6 +34,8 @@ def build_card(
         "inference_size": int(metadata[contract.META_INFERENCE_SIZE]),
         "size_unit": int(metadata[contract.META_SIZE_UNIT]),
         **contract.inference_options(metadata),
+        **({"head": "bins", "temperature": float(metadata[contract.META_TEMPERATURE])}
+           if metadata.get(contract.META_HEAD) == "bins" else {}),
         "contract": {
             "input": {"name": contract.INPUT_NAME, "type": "float32", "shape": ["N", 1, "H", "W"],
                       "normalisation": contract.INPUT_NORM},
@@ -54,11 +56,16 @@ def build_card(
     }
 
 
+_LONG_LISTS = ("bin_centres", "bin_class_weights")  # a bins head's: shown by their count in the Markdown
+
+
 def _table(mapping: dict) -> list[str]:
     if not mapping:
         return ["(none recorded)"]
     lines = ["| key | value |", "| --- | --- |"]
     for key, value in mapping.items():
+        if key in _LONG_LISTS and isinstance(value, list):
+            value = f"{len(value)} values (in the JSON card)"
         text = value if isinstance(value, str) else json.dumps(value)
         lines.append(f"| {key} | {text.replace('|', '/')} |")
     return lines
@@ -87,6 +94,10 @@ def render_markdown(card: dict) -> str:
             "to right (mirrored back), inside the graph"] if card.get("flip_average") else []),
         *(["- shift average: the output is also averaged over L moved one pixel up, down, left and right "
             "(edges reflected; each moved back), inside the graph"] if card.get("shift_average") else []),
+        *([f"- distributional head: the generator's colour distribution over {len(card['model_config'].get('bin_centres', []))} "
+           f"a, b bins, at a quarter of the input's size, decoded by its annealed mean at temperature "
+           f"{card['temperature']:g} and upsampled bilinearly to the input's size, inside the graph"]
+          if card.get("head") == "bins" else []),
         *([f"- chroma gain {card['chroma_gain']:g}: the trained generator's output times {card['chroma_gain']:g}, "
            f"clipped to [-1, 1], inside the graph ({'more' if card['chroma_gain'] > 1 else 'less'} saturated "
            "than the trained generator alone)"]
