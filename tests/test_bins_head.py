@@ -162,10 +162,13 @@ def test_a_bins_run_from_an_l1_model_keeps_its_decoder_and_starts_its_head(tmp_p
         export_model(tmp_path / "l1", tmp_path / "x.onnx", temperature=0.5)
     _run(["export", tmp_path / "l1", "--out", tmp_path / "l1.onnx", "--chroma-gain", 1.2])
     result = _run([*data, "--head", "bins", "--init-from", tmp_path / "l1.onnx", "--out", tmp_path / "bins"])
-    assert "fresh bins head (its own was l1)" in result.output and "frozen for this run" in result.output
+    assert "new bins head, started as a Gaussian" in result.output and "frozen for this run" in result.output
     loaded = from_onnx.load_generator(tmp_path / "l1.onnx")[0].state_dict()
     state = checkpoint.load_checkpoint(tmp_path / "bins", tag="last").weights()
     assert state["head.weight"].shape[0] == len(bins.bin_centres())
+    head = torch.nn.Conv2d(state["head.weight"].shape[1], len(bins.bin_centres()), 1)
+    bins.head_from_l1(head, loaded["head.weight"], loaded["head.bias"], bins.centres_tensor(bins.bin_centres()))
+    assert torch.allclose(state["head.weight"], head.weight, rtol=1e-4, atol=1e-3)
     shared = [key for key in loaded if not key.startswith("head.")]
     assert shared and all(torch.allclose(state[key], loaded[key], atol=1e-6) for key in shared)
 
@@ -189,3 +192,19 @@ def test_the_nearest_bins_by_the_lookup_table_are_the_exact_ones():
     found = index.permute(0, 2, 3, 1).reshape(-1, bins.SOFT_NEIGHBOURS)
     assert torch.equal(found.sort(1).values, order.sort(1).values)
     assert torch.allclose(distance.permute(0, 2, 3, 1).reshape(exact.shape), exact, atol=1e-2)
+
+
+def test_a_bins_head_started_from_an_l1_head_gives_its_colours():
+    torch.manual_seed(0)
+    l1 = torch.nn.Conv2d(6, 2, 1)
+    torch.nn.init.normal_(l1.weight, 0.0, 0.05)
+    torch.nn.init.normal_(l1.bias, 0.0, 0.05)  # colours well inside the gamut (outside it the bins end)
+    centres = bins.centres_tensor(bins.bin_centres())
+    head = torch.nn.Conv2d(6, len(centres), 1)
+    bins.head_from_l1(head, l1.weight, l1.bias, centres)
+    x = torch.randn(3, 6, 5, 7)
+    with torch.no_grad():
+        u = l1(x)  # the l1 head's a, b before its tanh
+        decoded = bins.annealed_mean(head(x), centres, 1.0)
+    assert float(u.abs().max()) * contract.AB_SCALE > 10, "colours, not only grey"
+    assert float((decoded - u).abs().mean()) * contract.AB_SCALE < 1.0

@@ -162,3 +162,18 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
     """ab/110 [B,2,h,w] decoded from LOGITS [B,Q,h,w]: softmax(logits / T) times the bin centres."""
     probabilities = torch.softmax(logits / temperature, dim=1)
     return torch.einsum("bqhw,qc->bchw", probabilities, centres.to(probabilities.dtype))
+
+
+@torch.no_grad()
+def head_from_l1(head: torch.nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, centres: torch.Tensor,
+                 sigma: float = SOFT_SIGMA) -> None:
+    """Start a bins HEAD (1x1 conv, Q outputs) from an l1 head's WEIGHT [2,C,1,1] and BIAS [2], whose
+    output before its tanh is u = W x + b (ab/110): logits_q = -|c_q - u|^2 / (2 SIGMA^2) (Lab units)
+    up to a term the softmax ignores, i.e. k (c_q . u) - k |c_q|^2 / 2 with k = (110 / SIGMA)^2, which
+    is linear in x. The new head then predicts a Gaussian of SIGMA around the old head's colour (its
+    inputs averaged over 4 x 4 blocks, as the bins head's are), so a run from an l1 model begins with
+    that model's colours instead of the mean of all bins."""
+    k = (AB_SCALE / sigma) ** 2
+    grid = centres.to(weight.device, torch.float32)
+    head.weight.copy_(k * torch.einsum("qc,cikl->qikl", grid, weight.float()))
+    head.bias.copy_(k * (grid @ bias.float() - 0.5 * grid.square().sum(1)))

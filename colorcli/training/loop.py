@@ -304,14 +304,20 @@ class Trainer:
         if _head_layout(theirs) == _head_layout(self.model_config):
             self.G.load_state_dict(generator.state_dict())
             return
-        # another head: everything but the head's last layer carries over; that layer starts fresh
-        state = {k: v for k, v in generator.state_dict().items() if not k.startswith("head.")}
+        # another head: everything but the head's last layer carries over; that layer is new
+        old = generator.state_dict()
+        state = {k: v for k, v in old.items() if not k.startswith("head.")}
         missing, unexpected = self.G.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("head.") for k in missing):
             raise CheckpointError(f"--init-from {source}: its weights do not fit this run's generator "
                                   f"({len(missing)} missing, {len(unexpected)} unexpected)")
-        self.report("note", {"text": f"generator from {source.name} with a fresh {self.o.head} head "
-                                     f"(its own was {theirs.get('head', 'l1')})"})
+        start = "fresh"
+        if self.o.head == "bins" and theirs.get("head", "l1") == "l1":
+            bins.head_from_l1(self.G.head, old["head.weight"], old["head.bias"],
+                              bins.centres_tensor(self.model_config["bin_centres"]))
+            start = f"a Gaussian (sigma {bins.SOFT_SIGMA:g}) around its l1 head's a, b"
+        self.report("note", {"text": f"generator from {source.name} with a new {self.o.head} head, started as "
+                                     f"{start} (its own head was {theirs.get('head', 'l1')})"})
 
     def _generator_groups(self) -> list[dict]:
         """Parameter groups: a pretrained encoder learns at its own (smaller) rate."""
