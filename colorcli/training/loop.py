@@ -315,7 +315,7 @@ class Trainer:
         if self.o.head == "bins" and theirs.get("head", "l1") == "l1":
             bins.head_from_l1(self.G.head, old["head.weight"], old["head.bias"],
                               bins.centres_tensor(self.model_config["bin_centres"]))
-            start = f"a Gaussian (sigma {bins.SOFT_SIGMA:g}) around its l1 head's a, b"
+            start = f"a Gaussian (sigma {bins.INIT_SIGMA:g}) around its l1 head's a, b"
         self.report("note", {"text": f"generator from {source.name} with a new {self.o.head} head, started as "
                                      f"{start} (its own head was {theirs.get('head', 'l1')})"})
 
