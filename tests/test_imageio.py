@@ -214,3 +214,25 @@ def test_jpeg_decoded_by_opencv_equals_pillow_and_truncation_still_fails(tmp_pat
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(ImageError, match="cut.jpg"):
         images.read_image(tmp_path / "cut.jpg")
+
+
+def test_a_tiff_pillow_cannot_open_is_read_by_tifffile(tmp_path):
+    """16-bit grey with alpha in a TIFF: Pillow does not identify it; tifffile reads it at its depth, with
+    its alpha and the file's sha256, and a file that is not a TIFF at all is still named as such."""
+    import hashlib
+
+    from PIL import Image, UnidentifiedImageError
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 65536, (9, 7, 2), dtype=np.uint16)
+    path = tmp_path / "grey-alpha16.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", extrasamples=["unassalpha"])
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(path)
+    image = images.read_image(path)
+    assert image.pixels.dtype == np.uint16 and np.array_equal(image.pixels, data[..., 0])
+    assert np.array_equal(image.alpha, data[..., 1]) and image.source_mode == "LA;16"
+    assert image.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "noise.tif").write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
+    with pytest.raises(ImageError, match="noise.tif: not an image"):
+        images.read_image(tmp_path / "noise.tif")

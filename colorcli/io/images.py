@@ -230,7 +230,9 @@ def read_image(path: str | os.PathLike) -> ScanImage:
     except UnidentifiedImageError:
         if _is_empty(path):
             raise ImageError(f"{path}: empty file (0 bytes)") from None
-        raise ImageError(f"{path}: not an image, or a format colorcli cannot read") from None
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise ImageError(f"{path}: not an image, or a format colorcli cannot read") from None
+        array, mode, sha256, meta = _read_tiff_pillow_cannot(path)
     except Image.DecompressionBombError as error:
         raise ImageError(f"{path}: too large ({error})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
@@ -241,6 +243,31 @@ def read_image(path: str | os.PathLike) -> ScanImage:
     return ScanImage(pixels=np.ascontiguousarray(pixels),
                      alpha=None if alpha is None else np.ascontiguousarray(alpha),
                      source_mode=mode, sha256=sha256, **meta)
+
+
+def _read_tiff_pillow_cannot(path: Path) -> tuple[np.ndarray, str, str, dict]:
+    """A TIFF that Pillow does not open (16-bit grey with alpha, among others), read by tifffile: its first
+    page as grey, grey + alpha, RGB or RGBA, 8 or 16 bit; (pixels, mode, sha256, metadata)."""
+    import tifffile
+
+    try:
+        with HashingReader(path) as source:
+            with tifffile.TiffFile(source) as tif:
+                page = tif.pages[0]
+                array = page.asarray()
+                photometric = page.photometric
+            source.read_all()
+            sha256 = source.hexdigest()
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError) as error:
+        raise ImageError(f"{path}: not an image, or a format colorcli cannot read ({error})") from None
+    if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3) or \
+            (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ImageError(f"{path}: unsupported TIFF layout {array.shape} {array.dtype}")
+    if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+        array = np.iinfo(array.dtype).max - array
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels] + (";16" if array.dtype == np.uint16 else "")
+    return array, mode, sha256, {}
 
 
 def _pil_turned_upright(img: Image.Image) -> bool:
