@@ -76,3 +76,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def colour_photo(rng: np.random.Generator, width: int = 96, height: int = 72) -> np.ndarray:
+    """A small photo-like colour picture: a sky, ground and an object of their own hues, with grain."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    horizon = height * rng.uniform(0.35, 0.65)
+    sky = np.array([rng.uniform(90, 150), rng.uniform(140, 200), rng.uniform(200, 255)])
+    ground = np.array([rng.uniform(40, 110), rng.uniform(100, 170), rng.uniform(20, 80)])
+    picture = np.where((y < horizon)[..., None], sky, ground) * (0.7 + 0.3 * x[..., None] / width)
+    cx, cy, r = rng.uniform(20, width - 20), rng.uniform(15, height - 15), rng.uniform(6, 14)
+    picture[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = [rng.uniform(170, 240), rng.uniform(30, 90), rng.uniform(30, 80)]
+    picture += rng.normal(0, 4, picture.shape)
+    return np.clip(picture, 0, 255).astype(np.uint8)

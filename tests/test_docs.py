@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from colorcli.cli import COMMANDS, cli
+from conftest import colour_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -100,19 +101,6 @@ def test_every_block_is_run_or_says_why_not(block):
 # --- the runnable blocks ----------------------------------------------------------------------------
 
 
-def _colour_photo(rng: np.random.Generator, width: int = 96, height: int = 72) -> np.ndarray:
-    """A small photo-like colour picture: a sky, ground and an object of their own hues, with grain."""
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    horizon = height * rng.uniform(0.35, 0.65)
-    sky = np.array([rng.uniform(90, 150), rng.uniform(140, 200), rng.uniform(200, 255)])
-    ground = np.array([rng.uniform(40, 110), rng.uniform(100, 170), rng.uniform(20, 80)])
-    picture = np.where((y < horizon)[..., None], sky, ground) * (0.7 + 0.3 * x[..., None] / width)
-    cx, cy, r = rng.uniform(20, width - 20), rng.uniform(15, height - 15), rng.uniform(6, 14)
-    picture[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = [rng.uniform(170, 240), rng.uniform(30, 90), rng.uniform(30, 80)]
-    picture += rng.normal(0, 4, picture.shape)
-    return np.clip(picture, 0, 255).astype(np.uint8)
-
-
 def _sandbox(root: Path) -> tuple[Path, dict]:
     """The folder a page's runnable blocks run in, and the environment they run with."""
     work = root / "work"
@@ -122,7 +110,7 @@ def _sandbox(root: Path) -> tuple[Path, dict]:
     for split, count in (("train", 32), ("val", 8)):
         (work / "photos" / split).mkdir(parents=True)
         for i in range(count):
-            Image.fromarray(_colour_photo(rng)).save(work / "photos" / split / f"{split}{i:02d}.jpg", quality=92)
+            Image.fromarray(colour_photo(rng)).save(work / "photos" / split / f"{split}{i:02d}.jpg", quality=92)
     (work / "export").mkdir()
     for model in (ROOT / "export").iterdir():  # read through links; what a block exports stays in the sandbox
         (work / "export" / model.name).symlink_to(model)
