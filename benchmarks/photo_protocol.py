@@ -141,23 +141,49 @@ def win_rates(model: list[dict], gray: list[dict]) -> dict[str, float]:
             "psnr": float(np.mean([m["psnr"] > g["psnr"] for m, g in zip(model, gray)]))}
 
 
-def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float]) -> tuple[dict, dict]:
+_SWEEP: dict = {}
+
+
+def _sweep_start(model: str, size: int | None, gains: list[float], threads: int | None) -> None:
+    from colorcli.models.runtime import Colorizer
+
+    _SWEEP.update(colorizer=Colorizer.load(model, size=size, threads=threads), gains=gains)
+
+
+def _sweep_one(path: Path) -> dict[str, dict]:
+    """gray's scores and each gain's of one reference photo, in a process _sweep_start made ready."""
     from colorcli.look import lab as color
     from colorcli.models import contract
     from colorcli.scoring import metrics
     from colorcli.io.images import read_image
-    from colorcli.models.runtime import Colorizer
 
-    colorizer = Colorizer.load(model, size=size)
-    scores: dict[str, list] = {"gray": []} | {f"gain {g:g}": [] for g in gains}
-    for path in files:
-        ref = read_image(path).pixels
-        L_full, small = color.split_for_model(ref, colorizer.size)
-        ab = colorizer.predict_ab(small[None])[0]
-        scores["gray"].append(metrics.score(metrics.gray_baseline(ref), ref))
-        for gain in gains:
-            scaled = np.clip(ab * gain, -contract.AB_SCALE, contract.AB_SCALE)
-            scores[f"gain {gain:g}"].append(metrics.score(color.merge_from_model(ref, L_full, scaled), ref))
+    colorizer = _SWEEP["colorizer"]
+    ref = read_image(path).pixels
+    L_full, small = color.split_for_model(ref, colorizer.size)
+    ab = colorizer.predict_ab(small[None])[0]
+    scores = {"gray": metrics.score(metrics.gray_baseline(ref), ref)}
+    for gain in _SWEEP["gains"]:
+        scaled = np.clip(ab * gain, -contract.AB_SCALE, contract.AB_SCALE)
+        scores[f"gain {gain:g}"] = metrics.score(color.merge_from_model(ref, L_full, scaled), ref)
+    return scores
+
+
+def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float],
+               jobs: int = 1) -> tuple[dict, dict]:
+    """Each gain's and gray's summaries and win rates over `files`; with jobs > 1, that many processes of
+    one ONNX Runtime thread each share the photos (the figures are the same: each photo is scored alone)."""
+    from colorcli.scoring import metrics
+
+    if jobs > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(jobs, _sweep_start, (model, size, gains, 1)) as pool:
+            per_photo = pool.map(_sweep_one, files, chunksize=4)
+    else:
+        _sweep_start(model, size, gains, None)
+        per_photo = [_sweep_one(path) for path in files]
+    names = ["gray"] + [f"gain {g:g}" for g in gains]
+    scores = {name: [photo[name] for photo in per_photo] for name in names}
     wins = {name: win_rates(records, scores["gray"]) for name, records in scores.items() if name != "gray"}
     return {name: metrics.summarize(records) for name, records in scores.items()}, wins
 
@@ -194,9 +220,11 @@ def main() -> None:
                         help="which half of the other-source sets to score (all: both, for the record)")
     parser.add_argument("--size", type=int, help="model input size (default: the model's inference size)")
     parser.add_argument("--gains", type=float, nargs="+", help="sweep chroma gains in-process instead of eval")
-    parser.add_argument("--at-colourfulness", type=float, metavar="C",
-                        help="with --gains: also each set's PSNR and CIEDE2000 at colourfulness C, linear between "
-                             "the two swept gains around it (models compared at equal colour)")
+    parser.add_argument("--at-colourfulness", type=float, nargs="+", metavar="C",
+                        help="with --gains: also each set's PSNR and CIEDE2000 at colourfulness C (one or more), "
+                             "linear between the two swept gains around it (models compared at equal colour)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with --gains: score the photos in this many processes (one model thread each)")
     parser.add_argument("--json", type=Path, help="keep the summaries here")
     parser.add_argument("--write-lists", type=Path, metavar="DIR",
                         help="write DIR/holdout.txt (never train on) and DIR/select.txt (choose on), then exit")
@@ -215,7 +243,7 @@ def main() -> None:
                 continue
             kept = [p for p in files if not is_grey_reference(p)]
             if args.gains:
-                rows, wins = gain_sweep(args.model, kept, args.size, args.gains)
+                rows, wins = gain_sweep(args.model, kept, args.size, args.gains, args.jobs)
             else:
                 summary = run_eval(args.model, kept, args.size, Path(temp), name)
                 rows = {"model": summary["summary"], "gray": summary["baseline"]}
@@ -249,22 +277,21 @@ def main() -> None:
     mean_wins = {row_name: {m: float(np.mean([results[s]["wins"][row_name][m] for s in other]))
                             for m in ("ciede2000", "psnr")} for row_name in results[OTHER_SOURCE[0]]["wins"]}
     print(wins_line(mean_wins))
-    equal_colour = {}
-    if args.gains and args.at_colourfulness is not None:
-        c = args.at_colourfulness
+    equal_colour: dict[str, dict] = {}
+    for c in (args.at_colourfulness or []) if args.gains else []:
         sweeps = {name: {k: v for k, v in results[name]["rows"].items() if k != "gray"} for name in results}
         sweeps[mean_label] = {k: v for k, v in decides.items() if k != "gray"}
         print(f"at colourfulness {c:g} (linear between swept gains):")
+        equal_colour[f"{c:g}"] = {}
         for name, rows in sweeps.items():
-            equal_colour[name] = at_colourfulness(rows, c)
-            found = equal_colour[name]
+            found = equal_colour[f"{c:g}"][name] = at_colourfulness(rows, c)
             print(f"  {name:34s} " + ("outside the swept gains" if found is None else
                                       f"PSNR {found['psnr']:.3f}  CIEDE2000 {found['ciede2000']:.3f}"))
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "half": args.half, "size": args.size,
                                          "sets": results, "other_source_mean": decides,
                                          "other_source_mean_wins": mean_wins,
-                                         "at_colourfulness": {"value": args.at_colourfulness, "sets": equal_colour}},
+                                         "at_colourfulness": equal_colour},
                                         indent=1))
 
 

@@ -142,3 +142,44 @@ def test_the_protocol_prints_the_vivid_set_beside_the_others_and_means_all_three
                                           for s in ("urban100", "imagenet-fifth", "vivid")]))
     assert "vivid (other source): 2 photos" in done.stdout
     assert "mean of the 3 other-source sets (this decides)" in done.stdout
+
+
+def test_a_gain_sweep_in_two_processes_scores_as_one_does_at_each_colourfulness_asked(tmp_path):
+    model = make_tiny_model(tmp_path / "tiny.onnx")
+    files = []
+    for i in range(5):
+        files.append(tmp_path / f"p{i}.jpg")
+        _photo(files[-1], 40 + i)
+    one = photo_protocol.gain_sweep(str(model), files, None, [0.5, 1.0, 2.0])
+    two = photo_protocol.gain_sweep(str(model), files, None, [0.5, 1.0, 2.0], jobs=2)
+    assert one == two
+    rows = {k: v for k, v in one[0].items() if k != "gray"}
+    low, high = rows["gain 0.5"]["colorfulness"]["mean"], rows["gain 2"]["colorfulness"]["mean"]
+    assert low < high
+    data = tmp_path / "data"
+    for i in (1, 3):
+        _photo(data / "photos" / "train" / "urban100" / f"img_{i:03d}.jpg", i)
+    index = {i: w for w, i in photo_protocol.imagenet_index().items()}
+    _photo(data / "photos" / "train" / "imagenet" / f"{index[0]}_class0.jpg", 100)
+    _photo(data / "photos" / "val" / "bsds500" / "0.jpg", 200)
+    _vivid(tmp_path / "eval", {"leeds_butterflies": 3, "cub200_subset": 3})
+    out = tmp_path / "sweep.json"
+
+    def sweep(*targets: str) -> dict:
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "photo_protocol.py"), str(model), "--data",
+                        str(data), "--vivid", str(tmp_path / "eval"), "--half", "select", "--gains", "0.5", "1", "2",
+                        "--at-colourfulness", *targets, "--jobs", "2", "--json", str(out)],
+                       capture_output=True, text=True, check=True)
+        return json.loads(out.read_text())
+
+    first = sweep("0.001")
+    mean = first["other_source_mean"]
+    middle = (mean["gain 1"]["colorfulness"]["mean"] + mean["gain 2"]["colorfulness"]["mean"]) / 2
+    target = f"{middle:.6f}"
+    asked = sweep("0.001", target)["at_colourfulness"]
+    key = f"{float(target):g}"
+    assert set(asked) == {"0.001", key}
+    assert all(found is None for found in asked["0.001"].values())  # below every swept gain's colour
+    found = asked[key]["mean of the 3 other-source sets"]
+    ends = sorted(mean[g]["ciede2000"]["mean"] for g in ("gain 1", "gain 2"))
+    assert ends[0] <= found["ciede2000"] <= ends[1]

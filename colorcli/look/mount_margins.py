@@ -80,19 +80,30 @@ def _side(L: np.ndarray) -> Side:
     first = max(3, int(_SKIP * height) + 2)
     rows = np.arange(first, deepest)
     steps = ((sums[:, rows + 2] - sums[:, rows]) - (sums[:, rows] - sums[:, rows - 2])) / 2.0
-    best, at = (-1, 0.0), first
-    for i, row in enumerate(rows):
-        window = steps[:, max(0, i - _SLACK): i + _SLACK + 1]
-        for sign in (1.0, -1.0):
-            heights = (window * sign).max(axis=1)
-            score = (int((heights >= _STEP).sum()), float(np.median(heights)))
-            if score > best:
-                best, at = score, int(row)
+    at, agree = _best_row(steps, rows, first)
     top = max(1, int(_SKIP * height))
     margin = L[top: top + max(1, (at - top) // 3), bounds[0]:bounds[-1]]  # the outer part: past a turned edge
     inside = L[at + 2: at + 2 + max(3, at), bounds[0]:bounds[-1]]
-    return Side(at, best[0], _spread(margin - np.median(margin, axis=0, keepdims=True)),
+    return Side(at, agree, _spread(margin - np.median(margin, axis=0, keepdims=True)),
                 _spread(np.median(margin, axis=0)), _spread(np.median(inside, axis=0)))
+
+
+def _best_row(steps: np.ndarray, rows: np.ndarray, first: int) -> tuple[int, int]:
+    """The row whose step, taken within _SLACK rows of it on each segment, is strongest: most segments
+    with a step of _STEP or more, then the greatest median step; either sign; the first row of a tie.
+    Returns (row, segments agreeing); (first, -1) when there are no rows."""
+    if rows.size == 0:
+        return first, -1
+    width = 2 * _SLACK + 1
+    padded = np.pad(steps, ((0, 0), (_SLACK, _SLACK)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)  # (segments, rows, width)
+    heights = np.stack([np.nanmax(windows, axis=2), -np.nanmin(windows, axis=2)], axis=1)  # (seg, sign, row)
+    counts = (heights >= _STEP).sum(axis=0)  # (sign, row)
+    medians = np.median(heights, axis=0)
+    order = (counts.T.ravel(), medians.T.ravel())  # row by row, each row's rising step first
+    best = np.flatnonzero(order[0] == order[0].max())
+    best = best[order[1][best] == order[1][best].max()][0]
+    return int(rows[best // 2]), int(order[0][best])
 
 
 def find(L: np.ndarray) -> tuple[dict[str, int], float] | None:
