@@ -128,3 +128,20 @@ def test_registry_import_stays_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_model_checked_at_load_is_hashed_once_and_again_once_changed(home, embedded, monkeypatch):
+    from colorcli.models.runtime import Colorizer
+
+    packaged = embed(embedded, "base")
+    expected = cache.sha256_file(packaged)
+    hashed = []
+    real = cache.file_hash
+    monkeypatch.setattr(cache, "file_hash", lambda path, algorithm="sha256": hashed.append(path) or real(path, algorithm))
+    colorizer = Colorizer.load("base")
+    assert colorizer.model_sha256 == expected
+    assert len(hashed) == 1  # the registry's check; the report and XMP reuse it
+
+    packaged.write_bytes(packaged.read_bytes() + b"\0")  # changed after the check
+    assert cache.model_sha256(packaged) == real(packaged) != expected
+    assert len(hashed) == 2

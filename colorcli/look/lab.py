@@ -223,12 +223,16 @@ def merged_rows(pixels: np.ndarray, ab_small: np.ndarray, L_full: np.ndarray | N
     ab8 = cv2.resize(ab8_small, (width, height), interpolation=cv2.INTER_LINEAR)  # stays in the small one's range
     if pixels.dtype == np.uint8:
         table = _lab8_table(int(ab8_small[..., 1].min()), int(ab8_small[..., 1].max()))
-        zeros = np.zeros((min(_band_rows(width), height), width), np.uint8)
+        indices = np.empty((min(_band_rows(width), height), width), np.uint32)
 
     def band(top: int, bottom: int, out: np.ndarray) -> None:
         L = L_full[top:bottom] if L_full is not None else lightness_rows(pixels, top, bottom)
         if pixels.dtype == np.uint8:
-            index = cv2.merge([L, ab8[top:bottom], zeros[:bottom - top]]).view(np.uint32)[..., 0]
+            # L | a << 8 | b << 16: a, b side by side read as one little-endian uint16 (a | b << 8), shifted
+            # once; a third of the cost of interleaving the three planes into bytes
+            index = indices[:bottom - top]
+            np.left_shift(ab8[top:bottom].view(np.uint16)[..., 0], 8, out=index, dtype=np.uint32)
+            index |= L
             if channels == 4:
                 np.take(table, index, out=out.view(np.uint32)[..., 0], mode="clip")
             else:

@@ -74,8 +74,10 @@ def embedded_model(name: str) -> Path | None:
     if not path.is_file():
         return None
     expected = _embedded_card(name)["sha256"]
+    stamp = cache.file_stamp(path)
     if cache.sha256_file(path) != expected:
         raise ModelError(f"embedded model {name!r} ({path}) does not match its card's sha256; reinstall colorcli")
+    cache.remember_verified(path, stamp, expected)
     return path
 
 

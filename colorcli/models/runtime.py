@@ -251,9 +251,9 @@ class Colorizer:
     @functools.cached_property
     def model_sha256(self) -> str:
         """The sha256 of the model file, which the reports and every output's XMP name."""
-        from colorcli.models.cache import sha256_file
+        from colorcli.models.cache import model_sha256
 
-        return sha256_file(self.info.path)
+        return model_sha256(self.info.path)
 
     def check_size(self, size: int) -> int:
         unit = self.info.size_unit
