@@ -169,23 +169,51 @@ def _sweep_one(path: Path) -> dict[str, dict]:
 
 
 def gain_sweep(model: str, files: list[Path], size: int | None, gains: list[float],
-               jobs: int = 1) -> tuple[dict, dict]:
+               jobs: int = 1, cache: Path | None = None) -> tuple[dict, dict]:
     """Each gain's and gray's summaries and win rates over `files`; with jobs > 1, that many processes of
-    one ONNX Runtime thread each share the photos (the figures are the same: each photo is scored alone)."""
+    one ONNX Runtime thread each share the photos (the figures are the same: each photo is scored alone).
+    cache: a JSON-lines file of photos already scored by this model at this size and these gains, read
+    first and added to as each photo is scored, so that a sweep cut off (a session's end) goes on
+    where it stopped."""
+    from colorcli.models.cache import sha256_file
     from colorcli.scoring import metrics
 
-    if jobs > 1:
-        import multiprocessing
+    key = {"model_sha256": sha256_file(Path(model)) if Path(model).is_file() else model, "size": size,
+           "gains": gains}
+    done: dict[str, dict] = {}
+    if cache is not None and cache.exists():
+        for line in cache.read_text().splitlines():
+            entry = json.loads(line)
+            if {k: entry[k] for k in key} == key:
+                done[entry["file"]] = entry["scores"]
+    todo = [path for path in files if str(path) not in done]
+    sink = cache.open("a") if cache is not None else None
+    try:
+        if todo and jobs > 1:
+            import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(jobs, _sweep_start, (model, size, gains, 1)) as pool:
-            per_photo = pool.map(_sweep_one, files, chunksize=4)
-    else:
-        _sweep_start(model, size, gains, None)
-        per_photo = [_sweep_one(path) for path in files]
+            with multiprocessing.get_context("spawn").Pool(jobs, _sweep_start, (model, size, gains, 1)) as pool:
+                for path, scores in zip(todo, pool.imap(_sweep_one, todo, chunksize=2)):
+                    done[str(path)] = _keep(sink, key, path, scores)
+        elif todo:
+            _sweep_start(model, size, gains, None)
+            for path in todo:
+                done[str(path)] = _keep(sink, key, path, _sweep_one(path))
+    finally:
+        if sink is not None:
+            sink.close()
+    per_photo = [done[str(path)] for path in files]
     names = ["gray"] + [f"gain {g:g}" for g in gains]
     scores = {name: [photo[name] for photo in per_photo] for name in names}
     wins = {name: win_rates(records, scores["gray"]) for name, records in scores.items() if name != "gray"}
     return {name: metrics.summarize(records) for name, records in scores.items()}, wins
+
+
+def _keep(sink, key: dict, path: Path, scores: dict) -> dict:
+    if sink is not None:
+        sink.write(json.dumps({**key, "file": str(path), "scores": scores}) + "\n")
+        sink.flush()
+    return scores
 
 
 def at_colourfulness(rows: dict[str, dict], target: float) -> dict | None:
@@ -225,6 +253,9 @@ def main() -> None:
                              "linear between the two swept gains around it (models compared at equal colour)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="with --gains: score the photos in this many processes (one model thread each)")
+    parser.add_argument("--cache", type=Path, metavar="FILE.jsonl",
+                        help="with --gains: keep each photo's scores here as they come, and reuse those of the same "
+                             "model, size and gains (a sweep that was cut off goes on where it stopped)")
     parser.add_argument("--json", type=Path, help="keep the summaries here")
     parser.add_argument("--write-lists", type=Path, metavar="DIR",
                         help="write DIR/holdout.txt (never train on) and DIR/select.txt (choose on), then exit")
@@ -243,7 +274,7 @@ def main() -> None:
                 continue
             kept = [p for p in files if not is_grey_reference(p)]
             if args.gains:
-                rows, wins = gain_sweep(args.model, kept, args.size, args.gains, args.jobs)
+                rows, wins = gain_sweep(args.model, kept, args.size, args.gains, args.jobs, args.cache)
             else:
                 summary = run_eval(args.model, kept, args.size, Path(temp), name)
                 rows = {"model": summary["summary"], "gray": summary["baseline"]}

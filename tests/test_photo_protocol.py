@@ -153,6 +153,12 @@ def test_a_gain_sweep_in_two_processes_scores_as_one_does_at_each_colourfulness_
     one = photo_protocol.gain_sweep(str(model), files, None, [0.5, 1.0, 2.0])
     two = photo_protocol.gain_sweep(str(model), files, None, [0.5, 1.0, 2.0], jobs=2)
     assert one == two
+    cache = tmp_path / "scores.jsonl"
+    photo_protocol.gain_sweep(str(model), files[:2], None, [0.5, 1.0, 2.0], cache=cache)  # cut off after two
+    assert photo_protocol.gain_sweep(str(model), files, None, [0.5, 1.0, 2.0], jobs=2, cache=cache) == one
+    assert len(cache.read_text().splitlines()) == 5  # the first two were not scored again
+    photo_protocol.gain_sweep(str(model), files[:1], None, [1.0], cache=cache)  # other gains: scored anew
+    assert len(cache.read_text().splitlines()) == 6
     rows = {k: v for k, v in one[0].items() if k != "gray"}
     low, high = rows["gain 0.5"]["colorfulness"]["mean"], rows["gain 2"]["colorfulness"]["mean"]
     assert low < high
