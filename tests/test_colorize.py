@@ -113,8 +113,8 @@ def test_written_output_is_the_in_memory_colorization(tmp_path, tiny_model_path,
     job = pipeline.Job(src=src, rel=Path(name), dst=tmp_path / "out" / name)
     colorizer = Colorizer.load(str(tiny_model_path), provider="cpu")
     record = pipeline._process(job, None, pipeline.Options(out=tmp_path / "out", provenance=False),
-                               lambda small: colorizer.predict_ab(small[None])[0], colorizer.size,
-                               pipeline._provenance(colorizer))
+                               lambda small: colorizer.predict_ab(small[None])[0],
+                               lambda: (colorizer.size, pipeline._provenance(colorizer)))
     assert record["status"] == "ok"
     written = read_image(job.dst).pixels
     if name.endswith(".tif"):

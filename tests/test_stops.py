@@ -240,14 +240,15 @@ def test_a_worker_killed_while_sending_does_not_block_the_others(tmp_path, tiny_
     pool = pipeline._Pool(2, pipeline.Options(out=tmp_path / "out"))
     try:
         first, second = sorted(pool.workers)
-        pool.give(first, 0, (scans[0], None, colorizer.size, pipeline._provenance(colorizer)))
+        pool.tell_model(colorizer.size, pipeline._provenance(colorizer))
+        pool.give(first, 0, (scans[0], None))
         inbox = next(conn for conn, owner in pool.inbox.items() if owner == first)
         assert connection.wait([inbox], 60), "the first worker never sent its request"
         time.sleep(0.3)  # it is now blocked half-way through its 1 MB request
         os.kill(pool.workers[first][0].pid, signal.SIGKILL)
         pool.workers[first][0].join(10)
         finished = []
-        pool.give(second, 1, (scans[1], None, colorizer.size, pipeline._provenance(colorizer)))
+        pool.give(second, 1, (scans[1], None))
         deadline = time.monotonic() + 60
         while not finished and time.monotonic() < deadline:
             pipeline._exchange(pool, colorizer, 8, finished.append, 0.05)
@@ -256,3 +257,38 @@ def test_a_worker_killed_while_sending_does_not_block_the_others(tmp_path, tiny_
         assert pool.dead() == [first]
     finally:
         pool.close(grace=0.0)
+
+
+def test_workers_read_their_first_files_while_the_model_loads_and_a_failed_load_leaves_nothing(
+        tmp_path, tiny_model_path, monkeypatch):
+    """Files are handed out before the model is loaded (a worker reads and decides its first file
+    meanwhile); if the load then fails, the run ends at once with no output and no temp file left."""
+    from colorcli.batch import pipeline
+    from colorcli.errors import ModelError
+    from colorcli.models.runtime import Colorizer
+
+    jobs = []
+    for i in range(4):
+        Image.fromarray(gradient_gray(200, 300)).save(tmp_path / f"{i}.png")
+        jobs.append(pipeline.Job(src=tmp_path / f"{i}.png", rel=Path(f"{i}.png"), dst=tmp_path / "out" / f"{i}.png"))
+    events = []
+    give = pipeline._Pool.give
+    monkeypatch.setattr(pipeline._Pool, "give", lambda self, *a: events.append("give") or give(self, *a))
+
+    def load():
+        events.append("load")
+        return Colorizer.load(str(tiny_model_path), provider="cpu")
+
+    outcome = pipeline.run(jobs, load, pipeline.Options(out=tmp_path / "out", workers=2))
+    assert events[:2] == ["give", "give"] and events.index("load") >= 2  # each worker had a file first
+    assert [r["status"] for r in outcome.records] == ["ok"] * 4
+
+    def fails():
+        time.sleep(0.5)  # long enough for the workers to be waiting for the model
+        raise ModelError("no such model")
+
+    started = time.monotonic()
+    with pytest.raises(ModelError):
+        pipeline.run(jobs, fails, pipeline.Options(out=tmp_path / "out2", workers=2))
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").rglob("*"))
