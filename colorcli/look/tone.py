@@ -49,7 +49,8 @@ The decision, on a copy at most 128 px on its long side (it runs on every scan):
    lightness bins) turns redder by more than 3° per standard deviation of lightness as the picture gets
    lighter, and either it turns redder by more than 1.5° over the lighter half's bins alone, or locally
    (lightness and redness less their blur over 2 px of the copy) the redness rises with lightness at under
-   half its rate across the picture. An evenly toned picture (2.) is taken for colour by this when both hold.
+   half its rate across the picture (both first smoothed to the 2 px of the scan that a JPEG holds colour
+   to). An evenly toned picture (2.) is taken for colour by this when both hold.
    (Of the shared prints the one that turns redder, 6°: 1° in its lighter half, locally 0.7 of the rate.)
 7. otherwise toned: stained, faded or ink-captioned.
 
@@ -83,6 +84,7 @@ _REDDER_WHEN_LIGHTER = -3.0  # degrees per standard deviation of lightness (shar
 _REDDER_IN_LIGHT_HALF = -1.5  # the same over the lighter half's bins (shared prints: -1.0 at worst)
 _FOLLOWS = 0.5  # local rate of redness over lightness / its rate across the picture (shared prints: 0.72)
 _LOCAL_SIGMA = 2.0  # px of the copy: lightness and redness less their blur over this are local
+_CHROMA_DETAIL = 2.0  # px of the scan: finer colour than this a JPEG does not hold (4:2:0 keeps chroma at half size)
 _SKY_CHROMA = 10.0  # blue in the light tones beyond blue-grey toning (which stays under 8 or 9)
 _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium) through sepia to yellow paper
 _FIT_ROUNDS = 3
@@ -174,11 +176,17 @@ def _hue_turn(L: np.ndarray, ab: np.ndarray, lighter_half: bool = False) -> floa
     return float(covariance / np.sqrt(max(spread, 1e-6)))
 
 
-def _follows_locally(L: np.ndarray, ab: np.ndarray) -> float:
+def _follows_locally(L: np.ndarray, ab: np.ndarray, detail: float = 0.0) -> float:
     """How far the picture's redness (a, b across its mean hue, towards red) follows its lightness locally:
     the least-squares rate of redness over lightness after both lose their blur over _LOCAL_SIGMA px, as a
     share of that rate across the whole picture; pixels with some chroma in a print hue only (not ink).
-    0 when redness does not rise with lightness across the picture."""
+    0 when redness does not rise with lightness across the picture.
+
+    `detail`: px of the copy below which the file holds no colour detail (_CHROMA_DETAIL of the scan). A
+    small JPEG keeps lightness to the pixel but colour at half size: compared there, a print's redness
+    seems not to follow its lightness (the shared ArkansasCowboys1880s: 0.72 at 947 px; saved as a JPEG of
+    300 px, 0.26, and taken for colour). So both are first smoothed to that detail, and the local scale is
+    at least twice it (0.62 at 300 px)."""
     chroma = np.hypot(ab[..., 0], ab[..., 1])
     weight = ((chroma > _HUE_TURN_CHROMA) & _is_print_hue(_hues(ab[..., 0], ab[..., 1]))).astype(np.float32)
     if weight.sum() < 16:
@@ -191,8 +199,13 @@ def _follows_locally(L: np.ndarray, ab: np.ndarray) -> float:
         np.average((L - l_mean) ** 2, weights=weight), 1e-6)
     if across <= 0:
         return 0.0
-    dL = L - cv2.GaussianBlur(L, (0, 0), _LOCAL_SIGMA)
-    dred = (red - cv2.GaussianBlur(red, (0, 0), _LOCAL_SIGMA)).astype(np.float32)
+    red = red.astype(np.float32)
+    sigma = _LOCAL_SIGMA
+    if detail > 0.0:
+        L, red = cv2.GaussianBlur(L, (0, 0), detail), cv2.GaussianBlur(red, (0, 0), detail)
+        sigma = max(sigma, 2.0 * detail)
+    dL = L - cv2.GaussianBlur(L, (0, 0), sigma)
+    dred = red - cv2.GaussianBlur(red, (0, 0), sigma)
     local = np.sum(weight * dL * dred) / max(float(np.sum(weight * dL * dL)), 1e-6)
     return float(local / across)
 
@@ -262,7 +275,7 @@ class _Evidence:
     tone_hue: float
 
 
-def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
+def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray, detail: float = 0.0) -> _Evidence:
     real = chroma > _REAL_CHROMA
     a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
     hues = _hues(ab[..., 0][real], ab[..., 1][real])
@@ -282,7 +295,7 @@ def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> _Evidence:
         weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
         hue_turn=_hue_turn(L, ab),
         light_turn=_hue_turn(L, ab, lighter_half=True),
-        follows=_follows_locally(L, ab),
+        follows=_follows_locally(L, ab, detail),
         tone_hue=tone_hue,
     )
 
@@ -327,4 +340,5 @@ def classify(pixels: np.ndarray) -> ToneDecision:
     chroma = np.hypot(ab[..., 0], ab[..., 1])
     if np.percentile(chroma, 99) < _NEUTRAL_CHROMA:
         return ToneDecision(True, "grey", "grey")
-    return _decide(_evidence(L, ab, chroma))
+    scale = max(1.0, max(pixels.shape[:2]) / _THUMB)  # px of the scan per px of the copy
+    return _decide(_evidence(L, ab, chroma, _CHROMA_DETAIL / scale))
