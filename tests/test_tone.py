@@ -183,6 +183,49 @@ def test_a_warm_print_that_turns_redder_where_lighter_stays_a_print_as_a_small_j
     assert decision.grey and decision.kind == "toned", decision.reason
 
 
+def _split_toned(L: np.ndarray, cool_chroma: float, warm_chroma: float, silvering: np.ndarray) -> np.ndarray:
+    """A split-toned print: warm (hue 75) highlights, blue-grey (hue 250) shadows, blended through the middle
+    tones, and the shadows' blue made patchy by silvering (`silvering`: a smooth factor field)."""
+    warm = np.clip((L - 25.0) / 45.0, 0.0, 1.0)
+    warm = warm * warm * (3.0 - 2.0 * warm)
+    cool = (1.0 - warm) * cool_chroma * np.clip((L + 5.0) / 30.0, 0.0, 1.0) * np.where(warm < 0.5, silvering, 1.0)
+    a = warm * warm_chroma * np.cos(np.radians(75)) + cool * np.cos(np.radians(250))
+    b = warm * warm_chroma * np.sin(np.radians(75)) + cool * np.sin(np.radians(250))
+    return _to_rgb(L, a, b)
+
+
+@pytest.mark.parametrize("name", ["1860Girls.jpg", "toned/1880Paris.jpg", "MadisonSquare1900.jpg", "toned/ViennaBoys1880s.jpg",
+                                  "1896NewsBoyGirl.jpg"])
+def test_split_toned_print_with_silvered_shadows_is_grey(name):
+    """Blue-grey shadows (chroma 12, patchy with silvering) under warm highlights (chroma 20) are the print's
+    own tones: each of these shared prints, split-toned so, was taken for colour ("in colours no print tone
+    has") before the shadows' cool tone was allowed for."""
+    import io
+
+    from PIL import Image
+
+    pixels = read_image(SHARED_DATA / "archive" / name).pixels
+    L = cv2.cvtColor(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    L = skcolor.rgb2lab(L)[..., 0]
+    silvering = cv2.resize(np.random.default_rng(3).uniform(0.3, 1.7, (6, 6)), L.shape[::-1],
+                           interpolation=cv2.INTER_CUBIC)
+    saved = io.BytesIO()
+    Image.fromarray(_split_toned(L, 12.0, 20.0, silvering)).save(saved, "JPEG", quality=90)
+    decision = tone.classify(np.asarray(Image.open(io.BytesIO(saved.getvalue())).convert("RGB")))
+    assert decision.grey and decision.kind == "toned", decision.reason
+
+
+def test_picture_cool_throughout_is_still_colour():
+    """A blue cast in the shadows and the light tones alike (dusk, shade, a cool white balance) with blue things
+    in it is no split tone: the cool shadows are only allowed for under warm or neutral highlights."""
+    L = _photo_lightness()
+    yy, xx = np.mgrid[0:H, 0:W]
+    a = -4 + 6 * np.sin(xx / 9.0)
+    b = -14 - 8 * np.cos(yy / 7.0)
+    decision = tone.classify(_to_rgb(L, a, b))
+    assert not decision.grey and decision.kind == "colour", decision.reason
+
+
 def test_most_colour_photographs_stay_colour():
     """BSDS500 (train 400 + val 100): at most 16 taken for grey, issue 16's bar (measured: 15 of 500; 14
     before the local comparison was made at the colour's detail (issue 37); 35

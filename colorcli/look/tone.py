@@ -31,6 +31,11 @@ How prints are made, and what this decision assumes:
 
 Strong chroma of a print is therefore in one family of hues: purple-brown (selenium) through sepia to
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
+One exception: a split-toned print (a real-photo postcard) has warm highlights over blue-grey shadows,
+which silvering makes patchy and stronger (chroma 10 to 20). Where the darkest fifth of a picture is
+blue-grey and its lighter half is not, the darker pixels near the hue of their tone curve's blue-grey
+bins are the print's own shadow tone and are not counted as real chroma. A picture cool throughout (a
+blue cast, dusk) does not get this.
 
 The decision, on a copy at most 128 px on its long side (it runs on every scan):
 1. grey: 99% of the pixels have chroma under 6.
@@ -90,6 +95,10 @@ _PRINT_HUES = (330.0, 120.0)  # strong chroma of a print: purple-brown (selenium
 _FIT_ROUNDS = 3
 _HUE_BIN = 15  # degrees per bin when separate hues are counted
 _CLUSTER_AREA = 0.002  # a hue must cover this share of the picture to count as one of several
+_COOL_HUES = (210.0, 275.0)  # blue-grey: a cool toner, or the silvered shadows of a split-toned print
+_COOL_SPREAD = 40.0  # degrees about the shadows' own hue that are still their toner
+_COOL_DARKEST = 20.0  # percentile of lightness: the shadows whose tone is looked at
+_COOL_MAX_CHROMA = 20.0  # silvering and cool toners stay weak; a blue coat or a dusk sky is stronger
 
 
 @dataclass(frozen=True)
@@ -275,8 +284,27 @@ class _Evidence:
     tone_hue: float
 
 
+def _cool_shadows(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Pixels in the cool tone of a split-toned print's shadows (blue-grey, silvered): where the darkest
+    fifth of the picture is blue-grey on the whole and its lighter half is not (warm or neutral
+    highlights), the pixels of the darker half whose lightness bin of the tone curve is blue-grey too and
+    which lie near that bin's hue, weakly. All False otherwise: a picture cool throughout is a cyanotype or a blue cast."""
+    def cool(tone: np.ndarray) -> bool:
+        return np.hypot(*tone) > _WARM_TONER and _COOL_HUES[0] <= float(_hues(*tone)) <= _COOL_HUES[1]
+
+    shadows, lights = L <= np.percentile(L, _COOL_DARKEST), L >= np.median(L)
+    if not shadows.any() or not cool(ab[shadows].mean(axis=0)) or cool(ab[lights].mean(axis=0)):
+        return np.zeros(L.shape, bool)
+    curve = _tone_curve(L, ab)
+    curve_hue = _hues(curve[..., 0], curve[..., 1])
+    cool_bin = (np.hypot(curve[..., 0], curve[..., 1]) > _WARM_TONER) & (curve_hue >= _COOL_HUES[0]) & (
+        curve_hue <= _COOL_HUES[1])
+    off = np.abs((_hues(ab[..., 0], ab[..., 1]) - curve_hue + 180.0) % 360.0 - 180.0)
+    return cool_bin & (off <= _COOL_SPREAD) & (chroma < _COOL_MAX_CHROMA)
+
+
 def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray, detail: float = 0.0) -> _Evidence:
-    real = chroma > _REAL_CHROMA
+    real = (chroma > _REAL_CHROMA) & ~_cool_shadows(L, ab, chroma)
     a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
     hues = _hues(ab[..., 0][real], ab[..., 1][real])
     tone_hue = float(_hues(np.sum(a), np.sum(b)))
