@@ -114,7 +114,7 @@ def test_hue_must_turn_towards_yellow_as_the_print_gets_lighter(dark_hue, light_
 
 def _evidence(rgb: np.ndarray):
     lab = cv2.cvtColor(tone._thumbnail(rgb), cv2.COLOR_RGB2Lab)
-    return tone._evidence(lab[..., 0], lab[..., 1:], np.hypot(lab[..., 1], lab[..., 2]))
+    return tone._Evidence(lab[..., 0], lab[..., 1:], np.hypot(lab[..., 1], lab[..., 2]))
 
 
 def test_warm_print_redder_through_its_darks_is_grey():

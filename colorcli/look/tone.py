@@ -66,6 +66,7 @@ output, never a file, whereas skipping a print costs the user the colorization t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -269,21 +270,6 @@ def _even_residual(L: np.ndarray, ab: np.ndarray) -> float:
     return float(np.percentile(np.hypot(rest[..., 0], rest[..., 1]), 95))
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    even_residual: float  # 95th-percentile chroma off a tone curve of lightness
-    clusters: int  # separate hues of real chroma
-    foreign_clusters: int  # of them, outside the print family
-    off_print: float  # share of the picture in real chroma outside the print family
-    light_off_print: float  # share of the picture in it, over _SKY_CHROMA and lighter than the median
-    unexplained: float  # share of the picture off the tone curve plus paper cast by real chroma
-    weakly_unexplained: float  # share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]
-    hue_turn: float  # degrees the tone curve's hue turns per standard deviation of lightness (+: yellower)
-    light_turn: float  # the same over the lighter half's bins
-    follows: float  # local rate of redness over lightness / its rate across the picture
-    tone_hue: float
-
-
 def _cool_shadows(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """Pixels in the cool tone of a split-toned print's shadows (blue-grey, silvered): where the darkest
     fifth of the picture is blue-grey on the whole and its lighter half is not (warm or neutral
@@ -303,43 +289,79 @@ def _cool_shadows(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> np.ndarr
     return cool_bin & (off <= _COOL_SPREAD) & (chroma < _COOL_MAX_CHROMA)
 
 
-def _evidence(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray, detail: float = 0.0) -> _Evidence:
-    real = (chroma > _REAL_CHROMA) & ~_cool_shadows(L, ab, chroma)
-    a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
-    hues = _hues(ab[..., 0][real], ab[..., 1][real])
-    tone_hue = float(_hues(np.sum(a), np.sum(b)))
-    foreign = ~_is_print_hue(hues)
-    light = (L[real] > np.median(L)) & (chroma[real] > _SKY_CHROMA)
-    rest = _unexplained(L, ab)
-    rest_chroma = np.hypot(rest[..., 0], rest[..., 1])
-    return _Evidence(
-        even_residual=_even_residual(L, ab),
-        clusters=_hue_clusters(hues, chroma.size),
-        foreign_clusters=_hue_clusters(hues[foreign], chroma.size),
-        off_print=float(np.count_nonzero(foreign)) / chroma.size,
-        light_off_print=float(np.count_nonzero(foreign & light)) / chroma.size,
-        unexplained=float(np.mean(rest_chroma > max(_REAL_CHROMA, _UNEXPLAINED_SHARE * float(np.median(chroma[real]))
-                                                    if real.any() else _REAL_CHROMA))),
-        weakly_unexplained=float(np.mean(rest_chroma > _WEAK_UNEXPLAINED[0])),
-        hue_turn=_hue_turn(L, ab),
-        light_turn=_hue_turn(L, ab, lighter_half=True),
-        follows=_follows_locally(L, ab, detail),
-        tone_hue=tone_hue,
-    )
+class _Evidence:
+    """What the decision weighs, each computed when first asked for: most colour photographs are decided by
+    the cheap counts of hues, so the fits of a paper cast and the local comparison are left undone."""
+
+    def __init__(self, L: np.ndarray, ab: np.ndarray, chroma: np.ndarray, detail: float = 0.0):
+        self._L, self._ab, self._chroma, self._detail = L, ab, chroma, detail
+        real = (chroma > _REAL_CHROMA) & ~_cool_shadows(L, ab, chroma)
+        self._real = real
+        a, b = (ab[..., 0][real], ab[..., 1][real]) if real.any() else (ab[..., 0].ravel(), ab[..., 1].ravel())
+        hues = _hues(ab[..., 0][real], ab[..., 1][real])
+        foreign = ~_is_print_hue(hues)
+        light = (L[real] > np.median(L)) & (chroma[real] > _SKY_CHROMA)
+        self.tone_hue = float(_hues(np.sum(a), np.sum(b)))
+        self.clusters = _hue_clusters(hues, chroma.size)  # separate hues of real chroma
+        self.foreign_clusters = _hue_clusters(hues[foreign], chroma.size)  # of them, outside the print family
+        self.off_print = float(np.count_nonzero(foreign)) / chroma.size  # share in real chroma outside it
+        # share in it, over _SKY_CHROMA and lighter than the median
+        self.light_off_print = float(np.count_nonzero(foreign & light)) / chroma.size
+
+    @cached_property
+    def even_residual(self) -> float:
+        """95th-percentile chroma off a tone curve of lightness."""
+        return _even_residual(self._L, self._ab)
+
+    @cached_property
+    def _rest_chroma(self) -> np.ndarray:
+        rest = _unexplained(self._L, self._ab)
+        return np.hypot(rest[..., 0], rest[..., 1])
+
+    @cached_property
+    def unexplained(self) -> float:
+        """Share of the picture off the tone curve plus paper cast by real chroma."""
+        real = self._real
+        floor = max(_REAL_CHROMA, _UNEXPLAINED_SHARE * float(np.median(self._chroma[real]))) if real.any() \
+            else _REAL_CHROMA
+        return float(np.mean(self._rest_chroma > floor))
+
+    @cached_property
+    def weakly_unexplained(self) -> float:
+        """Share off the tone curve plus paper cast by _WEAK_UNEXPLAINED[0]."""
+        return float(np.mean(self._rest_chroma > _WEAK_UNEXPLAINED[0]))
+
+    @cached_property
+    def hue_turn(self) -> float:
+        """Degrees the tone curve's hue turns per standard deviation of lightness (+: yellower)."""
+        return _hue_turn(self._L, self._ab)
+
+    @cached_property
+    def light_turn(self) -> float:
+        """The same over the lighter half's bins."""
+        return _hue_turn(self._L, self._ab, lighter_half=True)
+
+    @cached_property
+    def follows(self) -> float:
+        """Local rate of redness over lightness / its rate across the picture."""
+        return _follows_locally(self._L, self._ab, self._detail)
 
 
 def _decide(e: _Evidence) -> ToneDecision:
     toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
     clusters = max(e.clusters, e.foreign_clusters)
     hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
-    redder = e.hue_turn < _REDDER_WHEN_LIGHTER
-    redder_light, unfollowed = e.light_turn < _REDDER_IN_LIGHT_HALF, e.follows < _FOLLOWS
-    turned = ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where lighter"
-                          + (f" ({-e.light_turn:.0f}° in its lighter half)" if redder_light else "")
-                          + (", not following its lightness locally" if unfollowed else "")
-                          + ", which no print tone is")
+
+    def turned() -> ToneDecision:
+        redder_light, unfollowed = e.light_turn < _REDDER_IN_LIGHT_HALF, e.follows < _FOLLOWS
+        return ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where lighter"
+                            + (f" ({-e.light_turn:.0f}° in its lighter half)" if redder_light else "")
+                            + (", not following its lightness locally" if unfollowed else "")
+                            + ", which no print tone is")
+
     if e.even_residual < _EVEN_TONE_RESIDUAL and e.light_off_print <= _INK_AREA:
-        return turned if redder and redder_light and unfollowed else toned
+        redder = e.hue_turn < _REDDER_WHEN_LIGHTER
+        return turned() if redder and e.light_turn < _REDDER_IN_LIGHT_HALF and e.follows < _FOLLOWS else toned
     if e.even_residual < _EVEN_TONE_RESIDUAL:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.light_off_print:.0%} of it light "
                                              "and in colours no print tone has")
@@ -354,8 +376,8 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.weakly_unexplained > _WEAK_UNEXPLAINED[1]:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
                                              "faintly off any print tone")
-    if redder and (redder_light or unfollowed):
-        return turned
+    if e.hue_turn < _REDDER_WHEN_LIGHTER and (e.light_turn < _REDDER_IN_LIGHT_HALF or e.follows < _FOLLOWS):
+        return turned()
     return toned
 
 
@@ -369,4 +391,4 @@ def classify(pixels: np.ndarray) -> ToneDecision:
     if np.percentile(chroma, 99) < _NEUTRAL_CHROMA:
         return ToneDecision(True, "grey", "grey")
     scale = max(1.0, max(pixels.shape[:2]) / _THUMB)  # px of the scan per px of the copy
-    return _decide(_evidence(L, ab, chroma, _CHROMA_DETAIL / scale))
+    return _decide(_Evidence(L, ab, chroma, _CHROMA_DETAIL / scale))
