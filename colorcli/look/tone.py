@@ -33,7 +33,7 @@ Strong chroma of a print is therefore in one family of hues: purple-brown (selen
 yellowed paper (Lab hue 330° to 120°); blue-grey toning is weak (chroma under 8) and counts as neutral.
 One exception: a split-toned print (a real-photo postcard) has warm highlights over blue-grey shadows,
 which silvering makes patchy and stronger (chroma 10 to 20). Where the darkest fifth of a picture is
-blue-grey and its lighter half is not, the darker pixels near the hue of their tone curve's blue-grey
+blue-grey and its lighter half is not, the pixels near the hue of their tone curve's blue-grey (dark)
 bins are the print's own shadow tone and are not counted as real chroma. A picture cool throughout (a
 blue cast, dusk) does not get this.
 
@@ -270,23 +270,24 @@ def _even_residual(L: np.ndarray, ab: np.ndarray) -> float:
     return float(np.percentile(np.hypot(rest[..., 0], rest[..., 1]), 95))
 
 
+def _cool(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Blue-grey with some chroma: a cool toner's hue."""
+    hue = _hues(a, b)
+    return (np.hypot(a, b) > _WARM_TONER) & (hue >= _COOL_HUES[0]) & (hue <= _COOL_HUES[1])
+
+
 def _cool_shadows(L: np.ndarray, ab: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """Pixels in the cool tone of a split-toned print's shadows (blue-grey, silvered): where the darkest
     fifth of the picture is blue-grey on the whole and its lighter half is not (warm or neutral
-    highlights), the pixels of the darker half whose lightness bin of the tone curve is blue-grey too and
-    which lie near that bin's hue, weakly. All False otherwise: a picture cool throughout is a cyanotype or a blue cast."""
-    def cool(tone: np.ndarray) -> bool:
-        return np.hypot(*tone) > _WARM_TONER and _COOL_HUES[0] <= float(_hues(*tone)) <= _COOL_HUES[1]
-
+    highlights), the pixels whose lightness bin of the tone curve is blue-grey too and which lie near that
+    bin's hue, weakly. All False otherwise: a picture cool throughout is a cyanotype or a blue cast."""
     shadows, lights = L <= np.percentile(L, _COOL_DARKEST), L >= np.median(L)
-    if not shadows.any() or not cool(ab[shadows].mean(axis=0)) or cool(ab[lights].mean(axis=0)):
+    if not shadows.any() or not _cool(*ab[shadows].mean(axis=0)) or _cool(*ab[lights].mean(axis=0)):
         return np.zeros(L.shape, bool)
     curve = _tone_curve(L, ab)
     curve_hue = _hues(curve[..., 0], curve[..., 1])
-    cool_bin = (np.hypot(curve[..., 0], curve[..., 1]) > _WARM_TONER) & (curve_hue >= _COOL_HUES[0]) & (
-        curve_hue <= _COOL_HUES[1])
     off = np.abs((_hues(ab[..., 0], ab[..., 1]) - curve_hue + 180.0) % 360.0 - 180.0)
-    return cool_bin & (off <= _COOL_SPREAD) & (chroma < _COOL_MAX_CHROMA)
+    return _cool(curve[..., 0], curve[..., 1]) & (off <= _COOL_SPREAD) & (chroma < _COOL_MAX_CHROMA)
 
 
 class _Evidence:
