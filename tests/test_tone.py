@@ -1,11 +1,13 @@
 """The grey / toned / colour decision on prints made here (toned, stained, inked, tinted) and on real files."""
 
+import io
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import color as skcolor
 
 from colorcli.look import tone
@@ -200,10 +202,6 @@ def test_split_toned_print_with_silvered_shadows_is_grey(name):
     """Blue-grey shadows (chroma 12, patchy with silvering) under warm highlights (chroma 20) are the print's
     own tones: each of these shared prints, split-toned so, was taken for colour ("in colours no print tone
     has") before the shadows' cool tone was allowed for."""
-    import io
-
-    from PIL import Image
-
     pixels = read_image(SHARED_DATA / "archive" / name).pixels
     L = cv2.cvtColor(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     L = skcolor.rgb2lab(L)[..., 0]

@@ -347,6 +347,21 @@ class _Evidence:
         """Local rate of redness over lightness / its rate across the picture."""
         return _follows_locally(self._L, self._ab, self._detail)
 
+    @property
+    def redder(self) -> bool:
+        """Redder where lighter, across the picture, by more than a print turns."""
+        return self.hue_turn < _REDDER_WHEN_LIGHTER
+
+    @property
+    def redder_light(self) -> bool:
+        """Redder where lighter within the lighter half, by more than a print turns."""
+        return self.light_turn < _REDDER_IN_LIGHT_HALF
+
+    @property
+    def unfollowed(self) -> bool:
+        """Its redness does not follow its lightness locally, as a print's does."""
+        return self.follows < _FOLLOWS
+
 
 def _decide(e: _Evidence) -> ToneDecision:
     toned = ToneDecision(True, "toned", f"toned monochrome, hue {e.tone_hue:.0f}°", round(e.tone_hue, 1))
@@ -354,15 +369,13 @@ def _decide(e: _Evidence) -> ToneDecision:
     hues = f"{clusters} hue cluster{'s' if clusters != 1 else ''}"
 
     def turned() -> ToneDecision:
-        redder_light, unfollowed = e.light_turn < _REDDER_IN_LIGHT_HALF, e.follows < _FOLLOWS
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {-e.hue_turn:.0f}° redder where lighter"
-                            + (f" ({-e.light_turn:.0f}° in its lighter half)" if redder_light else "")
-                            + (", not following its lightness locally" if unfollowed else "")
+                            + (f" ({-e.light_turn:.0f}° in its lighter half)" if e.redder_light else "")
+                            + (", not following its lightness locally" if e.unfollowed else "")
                             + ", which no print tone is")
 
     if e.even_residual < _EVEN_TONE_RESIDUAL and e.light_off_print <= _INK_AREA:
-        redder = e.hue_turn < _REDDER_WHEN_LIGHTER
-        return turned() if redder and e.light_turn < _REDDER_IN_LIGHT_HALF and e.follows < _FOLLOWS else toned
+        return turned() if e.redder and e.redder_light and e.unfollowed else toned
     if e.even_residual < _EVEN_TONE_RESIDUAL:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.light_off_print:.0%} of it light "
                                              "and in colours no print tone has")
@@ -377,7 +390,7 @@ def _decide(e: _Evidence) -> ToneDecision:
     if e.weakly_unexplained > _WEAK_UNEXPLAINED[1]:
         return ToneDecision(False, "colour", f"colour photograph: {hues}, {e.weakly_unexplained:.0%} of it "
                                              "faintly off any print tone")
-    if e.hue_turn < _REDDER_WHEN_LIGHTER and (e.light_turn < _REDDER_IN_LIGHT_HALF or e.follows < _FOLLOWS):
+    if e.redder and (e.redder_light or e.unfollowed):
         return turned()
     return toned
 
